@@ -1,0 +1,36 @@
+# Integra — `make help` lists the targets.
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+CONFIG ?= config/default.toml
+
+.PHONY: help run build test unit e2e lint fmt services bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+run: ## Build (release) and start the server on the embedded backends (CONFIG=path to change)
+	$(CARGO) run --release -p integra-server -- --config $(CONFIG)
+
+build: ## Build every crate and the server
+	$(CARGO) build --workspace --all-targets
+
+test: services ## Run every test: units, behaviour suites on memory/Redis/Kafka, end to end, the example
+	$(CARGO) build -p integra-server
+	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) run -q -p integra-services --example embed
+
+services: ## Start Redis and the Kafka-compatible broker (Tansu) for the tests, installing them if missing
+	scripts/services.sh
+
+lint: ## rustfmt and clippy, as CI runs them
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+bench: services ## Run the benchmarks (see BENCHMARKS.md)
+	scripts/bench.sh
+
+clean: ## Remove build output
+	$(CARGO) clean

@@ -1,0 +1,2 @@
+//! The Integra server.
+fn main() {}

@@ -1,0 +1,220 @@
+//! Alerts: raised, deduplicated by id, resolved, reopened.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{validate, Id, Timestamp, ValidationError};
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severidade {
+    /// Low.
+    Baixa,
+    /// Medium.
+    Media,
+    /// High.
+    Alta,
+    /// Critical.
+    Critica,
+}
+
+impl Severidade {
+    /// Every severity, in a fixed order.
+    pub const ALL: [Self; 4] = [Self::Baixa, Self::Media, Self::Alta, Self::Critica];
+
+    /// The contract's name of this severity.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Baixa => "baixa",
+            Self::Media => "media",
+            Self::Alta => "alta",
+            Self::Critica => "critica",
+        }
+    }
+
+    /// Parses the contract's name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for Severidade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a client sends to `POST /alerts`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NovoAlerta {
+    /// The client's id; the same id again deduplicates. The server makes one when absent.
+    #[serde(default)]
+    pub id: Option<Id>,
+    /// A title: 1 to 200 characters.
+    pub titulo: String,
+    /// A description: at most 4096 characters.
+    #[serde(default)]
+    pub descricao: Option<String>,
+    /// How urgent it is.
+    pub severidade: Severidade,
+    /// What raised it: at most 200 characters.
+    #[serde(default)]
+    pub origem: Option<String>,
+    /// Free string-to-string data: at most 32 entries.
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// An alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alerta {
+    /// Its id.
+    pub id: Id,
+    /// Its title.
+    pub titulo: String,
+    /// Its description (empty when none was given).
+    pub descricao: String,
+    /// How urgent it is.
+    pub severidade: Severidade,
+    /// What raised it.
+    pub origem: Option<String>,
+    /// Free data from the client.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Whether it was resolved.
+    pub resolvido: bool,
+    /// When it was raised.
+    pub criado_em: Timestamp,
+    /// When it last changed.
+    pub atualizado_em: Timestamp,
+    /// When it was resolved; null while open.
+    pub resolvido_em: Option<Timestamp>,
+}
+
+impl Alerta {
+    /// An open alert raised now, checked against the contract's rules.
+    ///
+    /// # Errors
+    /// The first rule the input breaks, naming its field.
+    pub fn raise(input: NovoAlerta, now: Timestamp) -> Result<Self, ValidationError> {
+        validate::chars("titulo", &input.titulo, 1, 200)?;
+        let descricao = input.descricao.unwrap_or_default();
+        validate::chars("descricao", &descricao, 0, 4096)?;
+        if let Some(origem) = &input.origem {
+            validate::chars("origem", origem, 1, 200)?;
+        }
+        let labels = input.labels.unwrap_or_default();
+        validate::string_map("labels", &labels, 32, 1024)?;
+        Ok(Self {
+            id: input.id.unwrap_or_else(Id::generate),
+            titulo: input.titulo,
+            descricao,
+            severidade: input.severidade,
+            origem: input.origem,
+            labels,
+            resolvido: false,
+            criado_em: now,
+            atualizado_em: now,
+            resolvido_em: None,
+        })
+    }
+
+    /// Resolves it. Returns false, changing nothing, when it already was: the first
+    /// `resolvido_em` stands.
+    pub fn resolve(&mut self, now: Timestamp) -> bool {
+        if self.resolvido {
+            return false;
+        }
+        self.resolvido = true;
+        self.resolvido_em = Some(now);
+        self.atualizado_em = now;
+        true
+    }
+
+    /// Reopens a resolved alert. Returns false, changing nothing, when it is open.
+    pub fn reopen(&mut self, now: Timestamp) -> bool {
+        if !self.resolvido {
+            return false;
+        }
+        self.resolvido = false;
+        self.resolvido_em = None;
+        self.atualizado_em = now;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raised() -> Alerta {
+        let input: NovoAlerta = serde_json::from_str(
+            r#"{"titulo":"Fila parada","severidade":"alta","origem":"billing"}"#,
+        )
+        .unwrap();
+        Alerta::raise(input, Timestamp::from_millis(5)).unwrap()
+    }
+
+    #[test]
+    fn serializes_exactly_as_the_contract_shows() {
+        let v = serde_json::to_value(raised()).unwrap();
+        let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "atualizado_em",
+                "criado_em",
+                "descricao",
+                "id",
+                "labels",
+                "origem",
+                "resolvido",
+                "resolvido_em",
+                "severidade",
+                "titulo"
+            ]
+        );
+        assert_eq!(
+            (v["severidade"].as_str(), v["resolvido"].as_bool()),
+            (Some("alta"), Some(false))
+        );
+        assert!(v["resolvido_em"].is_null());
+    }
+
+    #[test]
+    fn resolving_twice_keeps_the_first_time_and_reopening_clears_it() {
+        let mut a = raised();
+        assert!(a.resolve(Timestamp::from_millis(10)));
+        assert!(!a.resolve(Timestamp::from_millis(20)));
+        assert_eq!(a.resolvido_em, Some(Timestamp::from_millis(10)));
+        assert!(a.reopen(Timestamp::from_millis(30)));
+        assert!(!a.resolvido && a.resolvido_em.is_none());
+        assert!(!a.reopen(Timestamp::from_millis(40)));
+    }
+
+    #[test]
+    fn enforces_title_and_description_lengths_and_severity_names() {
+        let parse = |j: &str| serde_json::from_str::<NovoAlerta>(j).unwrap();
+        let empty = parse(r#"{"titulo":"","severidade":"baixa"}"#);
+        assert_eq!(
+            Alerta::raise(empty, Timestamp::now()).unwrap_err().field,
+            "titulo"
+        );
+        let long = parse(&format!(
+            r#"{{"titulo":"t","descricao":"{}","severidade":"baixa"}}"#,
+            "d".repeat(4097)
+        ));
+        assert_eq!(
+            Alerta::raise(long, Timestamp::now()).unwrap_err().field,
+            "descricao"
+        );
+        assert!(
+            serde_json::from_str::<NovoAlerta>(r#"{"titulo":"t","severidade":"grave"}"#).is_err()
+        );
+    }
+}

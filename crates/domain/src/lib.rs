@@ -1,0 +1,35 @@
+//! The Integra domain: messages ([`Mensagem`]), alerts ([`Alerta`]) and metric samples
+//! ([`Metrica`]), the rules that make them valid, and the events they produce.
+//!
+//! This crate does no I/O and needs no async runtime. Every constructor enforces the rules of the
+//! HTTP contract, so a value of these types is valid by construction; the JSON they serialize to is
+//! exactly the contract's.
+
+mod alerta;
+mod error;
+mod evento;
+mod id;
+mod mensagem;
+mod metrica;
+mod time;
+mod validate;
+
+pub use alerta::{Alerta, NovoAlerta, Severidade};
+pub use error::{TransitionError, ValidationError};
+pub use evento::Evento;
+pub use id::Id;
+pub use mensagem::{KafkaCoords, Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
+pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS};
+pub use time::Timestamp;
+
+/// Fields the server owns: a client may send them, and they are ignored (CONTRACT.md, Conventions).
+pub const SERVER_OWNED_FIELDS: &[&str] = &[
+    "status",
+    "erro",
+    "criado_em",
+    "atualizado_em",
+    "tentativas",
+    "resolvido",
+    "resolvido_em",
+    "kafka",
+];

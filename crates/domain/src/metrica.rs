@@ -1,0 +1,259 @@
+//! Metric samples.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Timestamp, ValidationError};
+
+/// Most labels on one sample.
+pub const MAX_LABELS: usize = 16;
+
+/// The kind of a metric. A name keeps the kind of its first sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TipoMetrica {
+    /// A value that goes up and down; a sample sets it.
+    #[default]
+    Gauge,
+    /// A total that only grows; a sample adds its (non-negative) value.
+    Counter,
+    /// A distribution; a sample is one observation.
+    Histogram,
+}
+
+impl TipoMetrica {
+    /// Every kind, in a fixed order.
+    pub const ALL: [Self; 3] = [Self::Gauge, Self::Counter, Self::Histogram];
+
+    /// The contract's name of this kind.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Gauge => "gauge",
+            Self::Counter => "counter",
+            Self::Histogram => "histogram",
+        }
+    }
+
+    /// Parses the contract's name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+impl fmt::Display for TipoMetrica {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a client sends to `POST /metrics` (one of them, or an array).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NovaMetrica {
+    /// The metric's name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    pub nome: String,
+    /// The sample's value: finite; not negative for a counter.
+    pub valor: f64,
+    /// The kind; `gauge` when absent.
+    #[serde(default)]
+    pub tipo: Option<TipoMetrica>,
+    /// Label names `[a-zA-Z_][a-zA-Z0-9_]*` not starting with `__`; at most 16.
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// When it was measured; now when absent.
+    #[serde(default)]
+    pub timestamp: Option<Timestamp>,
+}
+
+/// A metric sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrica {
+    /// The metric's name.
+    pub nome: String,
+    /// The value.
+    pub valor: f64,
+    /// The kind.
+    pub tipo: TipoMetrica,
+    /// The labels that, with the name, identify its series.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// When it was measured.
+    pub timestamp: Timestamp,
+}
+
+impl Metrica {
+    /// A sample checked against the contract's rules, its timestamp defaulted to `now`.
+    ///
+    /// # Errors
+    /// The first rule the input breaks, naming its field.
+    pub fn record(input: NovaMetrica, now: Timestamp) -> Result<Self, ValidationError> {
+        if !is_metric_name(&input.nome) || input.nome.len() > 200 {
+            return Err(ValidationError::new(
+                "nome",
+                "must match [a-zA-Z_:][a-zA-Z0-9_:]* and have at most 200 characters",
+            ));
+        }
+        if !input.valor.is_finite() {
+            return Err(ValidationError::new("valor", "must be a finite number"));
+        }
+        let tipo = input.tipo.unwrap_or_default();
+        if tipo == TipoMetrica::Counter && input.valor < 0.0 {
+            return Err(ValidationError::new(
+                "valor",
+                "a counter's value must not be negative",
+            ));
+        }
+        let labels = input.labels.unwrap_or_default();
+        if labels.len() > MAX_LABELS {
+            return Err(ValidationError::new(
+                "labels",
+                format!(
+                    "must have at most {MAX_LABELS} labels, has {}",
+                    labels.len()
+                ),
+            ));
+        }
+        for (name, value) in &labels {
+            if !is_label_name(name) || name.starts_with("__") || name.len() > 128 {
+                return Err(ValidationError::new(
+                    format!("labels.{name}"),
+                    "a label name must match [a-zA-Z_][a-zA-Z0-9_]*, not start with __, and have \
+                     at most 128 characters",
+                ));
+            }
+            crate::validate::chars(&format!("labels.{name}"), value, 0, 1024)?;
+        }
+        Ok(Self {
+            nome: input.nome,
+            valor: input.valor,
+            tipo,
+            labels,
+            timestamp: input.timestamp.unwrap_or(now),
+        })
+    }
+
+    /// The key of this sample's series within its name: its labels, in order, as `k=v` pairs.
+    pub fn series_key(&self) -> String {
+        let mut key = String::new();
+        for (k, v) in &self.labels {
+            if !key.is_empty() {
+                key.push(',');
+            }
+            key.push_str(k);
+            key.push('=');
+            // Quoted so that `,` and `=` inside a value cannot make two label sets collide.
+            key.push_str(&serde_json::to_string(v).unwrap_or_default());
+        }
+        key
+    }
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(json: &str) -> Result<Metrica, ValidationError> {
+        Metrica::record(
+            serde_json::from_str(json).unwrap(),
+            Timestamp::from_millis(7),
+        )
+    }
+
+    #[test]
+    fn defaults_to_a_gauge_measured_now() {
+        let m = sample(r#"{"nome":"fila_pedidos","valor":12}"#).unwrap();
+        assert_eq!(
+            (m.tipo, m.timestamp),
+            (TipoMetrica::Gauge, Timestamp::from_millis(7))
+        );
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["tipo"], "gauge");
+        assert_eq!(v["valor"], 12.0);
+    }
+
+    #[test]
+    fn enforces_name_and_label_rules() {
+        assert_eq!(
+            sample(r#"{"nome":"9x","valor":1}"#).unwrap_err().field,
+            "nome"
+        );
+        assert_eq!(
+            sample(r#"{"nome":"a-b","valor":1}"#).unwrap_err().field,
+            "nome"
+        );
+        assert!(sample(r#"{"nome":"ns:sub_total","valor":1}"#).is_ok());
+        assert_eq!(
+            sample(r#"{"nome":"x","valor":1,"labels":{"__x":"1"}}"#)
+                .unwrap_err()
+                .field,
+            "labels.__x"
+        );
+        assert_eq!(
+            sample(r#"{"nome":"x","valor":1,"labels":{"a:b":"1"}}"#)
+                .unwrap_err()
+                .field,
+            "labels.a:b"
+        );
+        let many: BTreeMap<_, _> = (0..17)
+            .map(|i| (format!("l{i}"), "v".to_string()))
+            .collect();
+        let input = NovaMetrica {
+            nome: "x".into(),
+            valor: 1.0,
+            tipo: None,
+            labels: Some(many),
+            timestamp: None,
+        };
+        assert_eq!(
+            Metrica::record(input, Timestamp::now()).unwrap_err().field,
+            "labels"
+        );
+    }
+
+    #[test]
+    fn counters_are_never_negative_and_values_are_finite() {
+        assert_eq!(
+            sample(r#"{"nome":"c","valor":-1,"tipo":"counter"}"#)
+                .unwrap_err()
+                .field,
+            "valor"
+        );
+        assert!(sample(r#"{"nome":"g","valor":-1}"#).is_ok());
+        let input = NovaMetrica {
+            nome: "x".into(),
+            valor: f64::NAN,
+            tipo: None,
+            labels: None,
+            timestamp: None,
+        };
+        assert_eq!(
+            Metrica::record(input, Timestamp::now()).unwrap_err().field,
+            "valor"
+        );
+    }
+
+    #[test]
+    fn label_sets_that_differ_never_share_a_series_key() {
+        let a = sample(r#"{"nome":"x","valor":1,"labels":{"a":"1,b=2"}}"#).unwrap();
+        let b = sample(r#"{"nome":"x","valor":1,"labels":{"a":"1","b":"2"}}"#).unwrap();
+        assert_ne!(a.series_key(), b.series_key());
+    }
+}

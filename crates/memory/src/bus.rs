@@ -1,0 +1,117 @@
+//! The in-process Bus.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use integra_ports::{Bus, BusError, Delivery, Inbound, Outbound, Subscription};
+use tokio::sync::broadcast;
+
+/// Records a subscriber may fall behind by before it skips the oldest.
+const SUBSCRIBER_BUFFER: usize = 65_536;
+
+/// An in-process [`Bus`]: one partition per topic with increasing offsets; every subscriber gets
+/// every record published after it subscribed. Records over `max_record_bytes` are rejected, as a
+/// broker would.
+pub struct MemoryBus {
+    prefix: String,
+    max_record_bytes: usize,
+    topics: Mutex<HashMap<String, Topic>>,
+}
+
+struct Topic {
+    next_offset: i64,
+    subscribers: broadcast::Sender<Inbound>,
+}
+
+impl MemoryBus {
+    /// A bus that puts `prefix` in front of every topic and takes records up to `max_record_bytes`.
+    pub fn new(prefix: impl Into<String>, max_record_bytes: usize) -> Self {
+        Self {
+            prefix: prefix.into(),
+            max_record_bytes,
+            topics: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with_topic<T>(&self, topic: &str, f: impl FnOnce(&mut Topic) -> T) -> T {
+        let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = topics
+            .entry(format!("{}{topic}", self.prefix))
+            .or_insert_with(|| Topic {
+                next_offset: 0,
+                subscribers: broadcast::channel(SUBSCRIBER_BUFFER).0,
+            });
+        f(entry)
+    }
+}
+
+impl Default for MemoryBus {
+    /// No prefix, records up to 1 MiB (Kafka's default `message.max.bytes`).
+    fn default() -> Self {
+        Self::new("", 1024 * 1024)
+    }
+}
+
+#[async_trait]
+impl Bus for MemoryBus {
+    async fn publish(&self, record: &Outbound) -> Result<Delivery, BusError> {
+        let size = record.payload.len() + record.key.len();
+        if size > self.max_record_bytes {
+            return Err(BusError::Rejected(format!(
+                "record of {size} bytes is over the limit of {} bytes",
+                self.max_record_bytes
+            )));
+        }
+        let offset = self.with_topic(&record.topic, |topic| {
+            let offset = topic.next_offset;
+            topic.next_offset += 1;
+            // No subscriber is not an error: the record is still "stored" at its offset.
+            let _ = topic.subscribers.send(Inbound {
+                key: Some(record.key.clone()),
+                payload: record.payload.clone(),
+            });
+            offset
+        });
+        Ok(Delivery {
+            topic: format!("{}{}", self.prefix, record.topic),
+            partition: 0,
+            offset,
+        })
+    }
+
+    async fn subscribe(&self, topic: &str) -> Result<Subscription, BusError> {
+        let rx = self.with_topic(topic, |t| t.subscribers.subscribe());
+        Ok(Box::pin(futures_util::stream::unfold(
+            rx,
+            |mut rx| async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(record) => return Some((record, rx)),
+                        // Fell more than SUBSCRIBER_BUFFER records behind: like a consumer whose offsets
+                        // were deleted, it goes on from the oldest record still held.
+                        Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                            tracing::warn!(skipped, "slow subscriber skipped records");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            },
+        )))
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::MemoryBus;
+
+    integra_services::bus_conformance!(|prefix: String| async move {
+        Arc::new(MemoryBus::new(prefix, 1024 * 1024)) as Arc<dyn integra_ports::Bus>
+    });
+}

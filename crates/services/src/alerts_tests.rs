@@ -1,0 +1,286 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use integra_domain::{NovoAlerta, Severidade};
+use integra_ports::{
+    BusError, Delivery, Insert, MockBus, MockStore, Outbound, StoreError, Subscription,
+};
+
+use super::*;
+use crate::test_support::{memory_with_bus, mocked};
+use crate::Events;
+
+fn input(id: &str) -> NovoAlerta {
+    serde_json::from_value(
+        serde_json::json!({"id": id, "titulo": "Fila parada", "severidade": "alta"}),
+    )
+    .unwrap()
+}
+
+/// A bus that records the events it acknowledges, and can be switched off.
+#[derive(Default)]
+struct RecordingBus {
+    down: AtomicBool,
+    published: Mutex<Vec<String>>,
+    offset: AtomicUsize,
+}
+
+impl RecordingBus {
+    fn events(&self) -> Vec<String> {
+        self.published.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl integra_ports::Bus for RecordingBus {
+    async fn publish(&self, r: &Outbound) -> Result<Delivery, BusError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(BusError::Unavailable("broker down".into()));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        self.published
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", v["evento"].as_str().unwrap(), r.key));
+        let offset = i64::try_from(self.offset.fetch_add(1, Ordering::SeqCst)).unwrap();
+        Ok(Delivery {
+            topic: r.topic.clone(),
+            partition: 0,
+            offset,
+        })
+    }
+    async fn subscribe(&self, _: &str) -> Result<Subscription, BusError> {
+        Err(BusError::Unavailable("not here".into()))
+    }
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+fn service(bus: Arc<RecordingBus>) -> AlertService {
+    let (events, _) = Events::channel(64);
+    AlertService::new(memory_with_bus(bus), events, Duration::from_millis(200))
+}
+
+#[tokio::test]
+async fn a_new_alert_is_stored_and_its_creation_published_keyed_by_id() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = service(bus.clone());
+    let (outcome, alert) = svc.create(input("a1")).await.unwrap();
+    assert_eq!(outcome, AlertOutcome::Created);
+    assert_eq!(svc.get("a1").await.unwrap(), alert);
+    assert_eq!(bus.events(), ["alerta.criado a1"]);
+}
+
+#[tokio::test]
+async fn the_same_id_while_open_is_deduplicated_and_publishes_nothing() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = service(bus.clone());
+    let (_, first) = svc.create(input("a1")).await.unwrap();
+    let (outcome, again) = svc.create(input("a1")).await.unwrap();
+    assert_eq!((outcome, again), (AlertOutcome::Existing, first));
+    assert_eq!(bus.events().len(), 1);
+}
+
+#[tokio::test]
+async fn resolving_publishes_once_and_keeps_the_first_time() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = service(bus.clone());
+    svc.create(input("a1")).await.unwrap();
+    let first = svc.resolve("a1").await.unwrap();
+    assert!(first.resolvido && first.resolvido_em.is_some());
+    let again = svc.resolve("a1").await.unwrap();
+    assert_eq!(again.resolvido_em, first.resolvido_em);
+    assert_eq!(bus.events(), ["alerta.criado a1", "alerta.resolvido a1"]);
+    assert!(matches!(
+        svc.resolve("nope").await,
+        Err(ServiceError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_same_id_after_resolution_reopens_the_alert() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = service(bus.clone());
+    svc.create(input("a1")).await.unwrap();
+    svc.resolve("a1").await.unwrap();
+    let (outcome, alert) = svc.create(input("a1")).await.unwrap();
+    assert_eq!(outcome, AlertOutcome::Reopened);
+    assert!(!alert.resolvido && alert.resolvido_em.is_none());
+    assert_eq!(
+        bus.events(),
+        [
+            "alerta.criado a1",
+            "alerta.resolvido a1",
+            "alerta.reaberto a1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_bus_failure_keeps_the_alert_and_the_retry_publishes_the_missed_event() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = service(bus.clone());
+    bus.down.store(true, Ordering::SeqCst);
+    match svc.create(input("a1")).await {
+        Err(ServiceError::Publish { id, .. }) => assert_eq!(id.as_deref(), Some("a1")),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        !svc.get("a1").await.unwrap().resolvido,
+        "the alert is stored"
+    );
+    bus.down.store(false, Ordering::SeqCst);
+    let (outcome, _) = svc.create(input("a1")).await.unwrap();
+    assert_eq!(outcome, AlertOutcome::Created);
+    assert_eq!(bus.events(), ["alerta.criado a1"]);
+    // Now it is delivered, the same id deduplicates again.
+    assert_eq!(
+        svc.create(input("a1")).await.unwrap().0,
+        AlertOutcome::Existing
+    );
+    assert_eq!(bus.events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_missed_resolution_is_published_by_the_next_resolve() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = service(bus.clone());
+    svc.create(input("a1")).await.unwrap();
+    bus.down.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        svc.resolve("a1").await,
+        Err(ServiceError::Publish { .. })
+    ));
+    assert!(svc.get("a1").await.unwrap().resolvido);
+    bus.down.store(false, Ordering::SeqCst);
+    assert!(svc.resolve("a1").await.unwrap().resolvido);
+    assert_eq!(bus.events(), ["alerta.criado a1", "alerta.resolvido a1"]);
+}
+
+#[tokio::test]
+async fn a_missed_creation_is_published_before_a_resolve_goes_on() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = service(bus.clone());
+    bus.down.store(true, Ordering::SeqCst);
+    assert!(svc.create(input("a1")).await.is_err());
+    bus.down.store(false, Ordering::SeqCst);
+    assert!(svc.resolve("a1").await.unwrap().resolvido);
+    assert_eq!(bus.events(), ["alerta.criado a1", "alerta.resolvido a1"]);
+}
+
+#[tokio::test]
+async fn a_store_that_is_down_fails_the_create_before_publishing() {
+    let mut store = MockStore::new();
+    store
+        .expect_insert()
+        .returning(|_| Err(StoreError::Unavailable("down".into())));
+    let mut bus = MockBus::new();
+    bus.expect_publish().never();
+    let (events, _) = Events::channel(4);
+    let svc = AlertService::new(mocked(store, bus), events, Duration::from_millis(100));
+    assert!(matches!(
+        svc.create(input("a1")).await,
+        Err(ServiceError::Store(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_event_being_published_by_another_request_is_a_conflict() {
+    let mut store = MockStore::new();
+    let alert = crate::records::StoredAlert {
+        alerta: integra_domain::Alerta::raise(input("a1"), integra_domain::Timestamp::now())
+            .unwrap(),
+        pending: Some(crate::records::PendingEvent {
+            evento: "alerta.criado".into(),
+            since: Some(integra_domain::Timestamp::now()),
+        }),
+    };
+    let body = crate::records::alert_doc(&alert).unwrap().body;
+    store.expect_insert().returning(move |_| {
+        Ok(Insert::Exists(integra_ports::Versioned {
+            rev: 1,
+            body: body.clone(),
+        }))
+    });
+    let mut bus = MockBus::new();
+    bus.expect_publish().never();
+    let (events, _) = Events::channel(4);
+    let svc = AlertService::new(mocked(store, bus), events, Duration::from_millis(100));
+    assert!(matches!(
+        svc.create(input("a1")).await,
+        Err(ServiceError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_id_publish_one_creation() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = Arc::new(service(bus.clone()));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let svc = Arc::clone(&svc);
+            tokio::spawn(async move { svc.create(input("same")).await })
+        })
+        .collect();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) | Err(ServiceError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(bus.events(), ["alerta.criado same"]);
+}
+
+#[tokio::test]
+async fn lists_filter_by_severity_resolution_and_creation_time() {
+    let bus = Arc::new(RecordingBus::default());
+    let svc = service(bus);
+    for (id, sev) in [("a", "baixa"), ("b", "alta"), ("c", "alta")] {
+        let i: NovoAlerta =
+            serde_json::from_value(serde_json::json!({"id": id, "titulo": "t", "severidade": sev}))
+                .unwrap();
+        svc.create(i).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    svc.resolve("c").await.unwrap();
+    let altas = AlertFilter {
+        severidade: Some(Severidade::Alta),
+        ..AlertFilter::default()
+    };
+    let ids = |v: Vec<integra_domain::Alerta>| {
+        v.into_iter().map(|a| a.id.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(svc.list(altas, Paging::default()).await.unwrap()),
+        ["c", "b"]
+    );
+    let open = AlertFilter {
+        resolvido: Some(false),
+        ..AlertFilter::default()
+    };
+    assert_eq!(
+        ids(svc.list(open, Paging::default()).await.unwrap()),
+        ["b", "a"]
+    );
+    let b = svc.get("b").await.unwrap();
+    let since_b = AlertFilter {
+        start_time: Some(b.criado_em),
+        ..AlertFilter::default()
+    };
+    assert_eq!(
+        ids(svc.list(since_b, Paging::default()).await.unwrap()),
+        ["c", "b"]
+    );
+    let until_b = AlertFilter {
+        end_time: Some(b.criado_em),
+        ..AlertFilter::default()
+    };
+    assert_eq!(
+        ids(svc.list(until_b, Paging::default()).await.unwrap()),
+        ["b", "a"]
+    );
+}

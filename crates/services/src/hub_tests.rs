@@ -1,0 +1,198 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integra_memory::{MemoryBus, MemoryStore};
+use integra_ports::{Bus, BusError, MockBus, MockStore, NoopMetrics, Store};
+
+use super::*;
+use crate::test_support::mocked;
+
+fn config(max_queue: usize, max_connections: usize) -> HubConfig {
+    HubConfig {
+        max_queue,
+        max_connections,
+        heartbeat_every: Duration::from_millis(50),
+        ..HubConfig::default()
+    }
+}
+
+/// Two hubs (two instances) sharing one store and one bus.
+fn pair(max_queue: usize) -> (Hub, Hub, HubTasks, HubTasks) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(None));
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+    let ports = Ports::new(store, bus, Arc::new(NoopMetrics));
+    let (a, _) = Hub::new(ports.clone(), config(max_queue, 100));
+    let (b, _) = Hub::new(ports, config(max_queue, 100));
+    let (ta, tb) = (a.start(), b.start());
+    (a, b, ta, tb)
+}
+
+async fn text(conn: &mut Connection) -> String {
+    match tokio::time::timeout(Duration::from_secs(5), conn.next())
+        .await
+        .expect("nothing arrived")
+    {
+        Outgoing::Text(t) => t.to_string(),
+        Outgoing::Close(r) => panic!("closed: {r:?}"),
+    }
+}
+
+async fn ready(hubs: &[&Hub]) {
+    for _ in 0..200 {
+        if hubs.iter().all(|h| h.subscription_healthy()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("subscriptions never became healthy");
+}
+
+#[tokio::test]
+async fn the_first_text_names_the_connection() {
+    let (a, _b, _ta, _tb) = pair(8);
+    let mut conn = a.connect().await.unwrap();
+    let hello: serde_json::Value = serde_json::from_str(&text(&mut conn).await).unwrap();
+    assert_eq!(hello["evento"], "conectado");
+    assert_eq!(hello["dados"]["conexao_id"], conn.id());
+}
+
+#[tokio::test]
+async fn a_broadcast_reaches_every_connection_on_every_instance() {
+    let (a, b, _ta, _tb) = pair(8);
+    ready(&[&a, &b]).await;
+    let mut on_a = a.connect().await.unwrap();
+    let mut on_b = b.connect().await.unwrap();
+    text(&mut on_a).await;
+    text(&mut on_b).await;
+    a.broadcast("olá a todos").await.unwrap();
+    assert_eq!(text(&mut on_a).await, "olá a todos");
+    assert_eq!(text(&mut on_b).await, "olá a todos");
+}
+
+#[tokio::test]
+async fn a_personal_message_reaches_only_its_connection_even_on_another_instance() {
+    let (a, b, _ta, _tb) = pair(8);
+    ready(&[&a, &b]).await;
+    let mut target = b.connect().await.unwrap();
+    let mut bystander = a.connect().await.unwrap();
+    text(&mut target).await;
+    text(&mut bystander).await;
+    a.send_to(target.id(), "só para ti").await.unwrap();
+    assert_eq!(text(&mut target).await, "só para ti");
+    a.broadcast("marker").await.unwrap();
+    assert_eq!(
+        text(&mut bystander).await,
+        "marker",
+        "the bystander got the personal message"
+    );
+    assert!(matches!(
+        a.send_to("nobody", "x").await,
+        Err(ServiceError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_connection_whose_queue_overflows_is_closed_and_the_others_go_on() {
+    let (a, _b, _ta, _tb) = pair(4);
+    ready(&[&a]).await;
+    let mut slow = a.connect().await.unwrap();
+    let mut fast = a.connect().await.unwrap();
+    text(&mut fast).await;
+    for i in 0..10 {
+        a.broadcast(&i.to_string()).await.unwrap();
+        assert_eq!(text(&mut fast).await, i.to_string());
+    }
+    // The slow one never read: its next step is the close, ahead of what it had queued.
+    assert!(matches!(
+        slow.next().await,
+        Outgoing::Close(CloseReason::Overflow)
+    ));
+    assert_eq!(CloseReason::Overflow.code(), 1008);
+    assert_eq!(a.local_connections(), 1);
+}
+
+#[tokio::test]
+async fn past_max_connections_a_new_connection_is_refused() {
+    let ports = Ports::new(
+        Arc::new(MemoryStore::new(None)),
+        Arc::new(MemoryBus::default()),
+        Arc::new(NoopMetrics),
+    );
+    let (hub, _) = Hub::new(ports, config(4, 2));
+    let _a = hub.connect().await.unwrap();
+    let b = hub.connect().await.unwrap();
+    assert!(matches!(
+        hub.connect().await,
+        Err(ServiceError::Overloaded(_))
+    ));
+    drop(b);
+    assert!(
+        hub.connect().await.is_ok(),
+        "a closed connection frees its place"
+    );
+}
+
+#[tokio::test]
+async fn events_from_services_reach_the_connections() {
+    let ports = Ports::new(
+        Arc::new(MemoryStore::new(None)),
+        Arc::new(MemoryBus::default()),
+        Arc::new(NoopMetrics),
+    );
+    let (hub, events) = Hub::new(ports, config(16, 10));
+    let _tasks = hub.start();
+    ready(&[&hub]).await;
+    let mut conn = hub.connect().await.unwrap();
+    text(&mut conn).await;
+    let input: integra_domain::NovoAlerta =
+        serde_json::from_str(r#"{"titulo":"t","severidade":"baixa"}"#).unwrap();
+    let alert = integra_domain::Alerta::raise(input, integra_domain::Timestamp::now()).unwrap();
+    events.emit(integra_domain::Evento::AlertaCriado(&alert));
+    let got: serde_json::Value = serde_json::from_str(&text(&mut conn).await).unwrap();
+    assert_eq!(got["evento"], "alerta.criado");
+}
+
+#[tokio::test]
+async fn closing_all_tells_every_connection_the_server_goes_away() {
+    let (a, _b, _ta, _tb) = pair(8);
+    let mut c = a.connect().await.unwrap();
+    a.close_all(CloseReason::GoingAway);
+    assert!(matches!(
+        c.next().await,
+        Outgoing::Close(CloseReason::GoingAway)
+    ));
+}
+
+#[tokio::test]
+async fn a_broadcast_on_a_bus_that_is_down_fails_with_a_publish_error() {
+    let mut bus = MockBus::new();
+    bus.expect_publish()
+        .returning(|_| Err(BusError::Unavailable("down".into())));
+    let (hub, _) = Hub::new(mocked(MockStore::new(), bus), config(4, 4));
+    assert!(matches!(
+        hub.broadcast("x").await,
+        Err(ServiceError::Publish { id: None, .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_subscription_that_delivers_nothing_is_reported_stalled() {
+    let mut bus = MockBus::new();
+    bus.expect_subscribe()
+        .returning(|_| Ok(Box::pin(futures_util::stream::pending())));
+    bus.expect_publish().returning(|r| {
+        Ok(integra_ports::Delivery {
+            topic: r.topic.clone(),
+            partition: 0,
+            offset: 0,
+        })
+    });
+    let mut store = MockStore::new();
+    store.expect_put_presence().returning(|_, _, _| Ok(()));
+    let (hub, _) = Hub::new(mocked(store, bus), config(4, 4));
+    let _tasks = hub.start();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!hub.subscription_healthy());
+}

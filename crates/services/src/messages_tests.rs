@@ -1,0 +1,418 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use integra_domain::{Mensagem, NovaMensagem, StatusMensagem, Timestamp};
+use integra_ports::{
+    BusError, Delivery, Insert, MockBus, MockStore, Replace, StoreError, Versioned,
+};
+
+use super::*;
+use crate::records::message_doc;
+use crate::test_support::{memory, memory_with_bus, mocked};
+use crate::Events;
+
+fn input(id: &str) -> NovaMensagem {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "tipo": "email", "destinatario": "ana@example.com", "conteudo": "Olá"
+    }))
+    .unwrap()
+}
+
+fn service(ports: Ports) -> (MessageService, tokio::sync::mpsc::Receiver<String>) {
+    let (events, rx) = Events::channel(64);
+    let config = MessageConfig {
+        publish_timeout: Duration::from_millis(200),
+        takeover_margin: Duration::from_millis(100),
+    };
+    (MessageService::new(ports, events, config), rx)
+}
+
+fn delivered() -> Delivery {
+    Delivery {
+        topic: "messages.email".into(),
+        partition: 0,
+        offset: 42,
+    }
+}
+
+fn stored(status: StatusMensagem, updated_ms_ago: i64) -> Versioned {
+    let now = Timestamp::now();
+    let mut m = Mensagem::accept(input("m1"), now.plus_millis(-updated_ms_ago)).unwrap();
+    match status {
+        StatusMensagem::Concluida => m
+            .complete(
+                integra_domain::KafkaCoords {
+                    topico: "messages.email".into(),
+                    particao: 0,
+                    offset: 7,
+                },
+                now,
+            )
+            .unwrap(),
+        StatusMensagem::Erro => m
+            .fail("broker down", now.plus_millis(-updated_ms_ago))
+            .unwrap(),
+        _ => {}
+    }
+    Versioned {
+        rev: 3,
+        body: message_doc(&m).unwrap().body,
+    }
+}
+
+fn statuses(rx: &mut tokio::sync::mpsc::Receiver<String>) -> Vec<String> {
+    std::iter::from_fn(|| rx.try_recv().ok())
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e).unwrap()["dados"]["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_first_send_publishes_once_and_ends_concluded_with_its_coordinates() {
+    let mut store = MockStore::new();
+    store
+        .expect_insert()
+        .times(1)
+        .returning(|_| Ok(Insert::Created));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|doc, rev| *rev == 1 && doc.body.contains("CONCLUIDA"))
+        .returning(|_, _| Ok(Replace::Done(2)));
+    let mut bus = MockBus::new();
+    bus.expect_publish()
+        .times(1)
+        .withf(|r| {
+            r.topic == "messages.email"
+                && r.key == "m1"
+                && r.headers.iter().any(|(k, v)| k == "tipo" && v == "email")
+        })
+        .returning(|_| Ok(delivered()));
+    let (svc, mut events) = service(mocked(store, bus));
+    let Sent::Created(m) = svc.send(input("m1")).await.unwrap() else {
+        panic!("not created")
+    };
+    assert_eq!(m.status, StatusMensagem::Concluida);
+    assert_eq!(m.kafka.unwrap().offset, 42);
+    assert_eq!(statuses(&mut events), ["PROCESSANDO", "CONCLUIDA"]);
+}
+
+#[tokio::test]
+async fn a_bus_failure_stores_erro_with_the_cause_and_names_the_id() {
+    let mut store = MockStore::new();
+    store.expect_insert().returning(|_| Ok(Insert::Created));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|doc, _| doc.body.contains("\"ERRO\"") && doc.body.contains("broker down"))
+        .returning(|_, _| Ok(Replace::Done(2)));
+    let mut bus = MockBus::new();
+    bus.expect_publish()
+        .returning(|_| Err(BusError::Unavailable("broker down".into())));
+    let (svc, mut events) = service(mocked(store, bus));
+    match svc.send(input("m1")).await {
+        Err(ServiceError::Publish {
+            id,
+            source: BusError::Unavailable(_),
+        }) => assert_eq!(id.as_deref(), Some("m1")),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(statuses(&mut events), ["PROCESSANDO", "ERRO"]);
+}
+
+/// A bus that never acknowledges anything.
+struct HangingBus;
+
+#[async_trait::async_trait]
+impl integra_ports::Bus for HangingBus {
+    async fn publish(&self, _: &integra_ports::Outbound) -> Result<Delivery, BusError> {
+        std::future::pending().await
+    }
+    async fn subscribe(&self, _: &str) -> Result<integra_ports::Subscription, BusError> {
+        std::future::pending().await
+    }
+    async fn ping(&self) -> Result<(), BusError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_publish_that_never_acknowledges_times_out_into_erro_instead_of_hanging() {
+    let (svc, _) = service(memory_with_bus(Arc::new(HangingBus)));
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        svc.send(input("m1")).await,
+        Err(ServiceError::Publish {
+            source: BusError::Timeout(_),
+            ..
+        })
+    ));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let m = svc.get("m1").await.unwrap();
+    assert_eq!(m.status, StatusMensagem::Erro);
+    assert!(m.erro.unwrap().contains("200 ms"));
+}
+
+#[tokio::test]
+async fn a_store_that_is_down_refuses_the_message_before_anything_is_published() {
+    let mut store = MockStore::new();
+    store
+        .expect_insert()
+        .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+    let mut bus = MockBus::new();
+    bus.expect_publish().never();
+    let (svc, _) = service(mocked(store, bus));
+    assert!(matches!(
+        svc.send(input("m1")).await,
+        Err(ServiceError::Store(StoreError::Unavailable(_)))
+    ));
+}
+
+#[tokio::test]
+async fn resend_of_a_concluded_message_publishes_nothing() {
+    let mut store = MockStore::new();
+    store
+        .expect_insert()
+        .returning(|_| Ok(Insert::Exists(stored(StatusMensagem::Concluida, 0))));
+    store.expect_replace().never();
+    let mut bus = MockBus::new();
+    bus.expect_publish().never();
+    let (svc, _) = service(mocked(store, bus));
+    let Sent::Replayed(m) = svc.send(input("m1")).await.unwrap() else {
+        panic!("not replayed")
+    };
+    assert_eq!(m.kafka.unwrap().offset, 7);
+}
+
+#[tokio::test]
+async fn resend_while_in_flight_is_a_conflict() {
+    let mut store = MockStore::new();
+    store
+        .expect_insert()
+        .returning(|_| Ok(Insert::Exists(stored(StatusMensagem::Processando, 0))));
+    let mut bus = MockBus::new();
+    bus.expect_publish().never();
+    let (svc, _) = service(mocked(store, bus));
+    assert!(matches!(
+        svc.send(input("m1")).await,
+        Err(ServiceError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn resend_after_erro_is_a_new_attempt_claimed_at_the_read_revision() {
+    let mut store = MockStore::new();
+    store
+        .expect_insert()
+        .returning(|_| Ok(Insert::Exists(stored(StatusMensagem::Erro, 0))));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|doc, rev| {
+            *rev == 3 && doc.body.contains("PROCESSANDO") && doc.body.contains("\"tentativas\":2")
+        })
+        .returning(|_, _| Ok(Replace::Done(4)));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|doc, rev| *rev == 4 && doc.body.contains("CONCLUIDA"))
+        .returning(|_, _| Ok(Replace::Done(5)));
+    let mut bus = MockBus::new();
+    bus.expect_publish().times(1).returning(|_| Ok(delivered()));
+    let (svc, _) = service(mocked(store, bus));
+    let Sent::Created(m) = svc.send(input("m1")).await.unwrap() else {
+        panic!("not a new attempt")
+    };
+    assert_eq!((m.tentativas, m.erro), (2, None));
+}
+
+#[tokio::test]
+async fn a_retry_that_loses_the_claim_is_a_conflict_and_publishes_nothing() {
+    let mut store = MockStore::new();
+    store
+        .expect_insert()
+        .returning(|_| Ok(Insert::Exists(stored(StatusMensagem::Erro, 0))));
+    store
+        .expect_replace()
+        .returning(|_, _| Ok(Replace::Stale(None)));
+    let mut bus = MockBus::new();
+    bus.expect_publish().never();
+    let (svc, _) = service(mocked(store, bus));
+    assert!(matches!(
+        svc.send(input("m1")).await,
+        Err(ServiceError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_reused_id_with_other_content_is_refused() {
+    let mut store = MockStore::new();
+    store
+        .expect_insert()
+        .returning(|_| Ok(Insert::Exists(stored(StatusMensagem::Concluida, 0))));
+    let (svc, _) = service(mocked(store, MockBus::new()));
+    let mut other = input("m1");
+    other.conteudo = "outro".into();
+    match svc.send(other).await {
+        Err(ServiceError::Invalid(e)) => assert_eq!(e.field, "id"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn invalid_input_never_reaches_the_store() {
+    let (svc, _) = service(mocked(MockStore::new(), MockBus::new()));
+    let mut bad = input("m1");
+    bad.destinatario = String::new();
+    assert!(
+        matches!(svc.send(bad).await, Err(ServiceError::Invalid(e)) if e.field == "destinatario")
+    );
+}
+
+#[tokio::test]
+async fn a_store_failure_on_get_and_list_is_reported_not_hidden() {
+    let mut store = MockStore::new();
+    store
+        .expect_get()
+        .returning(|_, _| Err(StoreError::Timeout));
+    store
+        .expect_list()
+        .returning(|_| Err(StoreError::Unavailable("down".into())));
+    let (svc, _) = service(mocked(store, MockBus::new()));
+    assert!(matches!(
+        svc.get("m1").await,
+        Err(ServiceError::Store(StoreError::Timeout))
+    ));
+    assert!(matches!(
+        svc.list(MessageFilter::default(), Paging::default()).await,
+        Err(ServiceError::Store(_))
+    ));
+}
+
+/// A bus that counts publishes and takes a while to acknowledge, like a real broker.
+struct CountingBus(AtomicUsize);
+
+#[async_trait::async_trait]
+impl integra_ports::Bus for CountingBus {
+    async fn publish(&self, _: &integra_ports::Outbound) -> Result<Delivery, BusError> {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(Delivery {
+            topic: "messages.email".into(),
+            partition: 0,
+            offset: i64::try_from(n).unwrap(),
+        })
+    }
+    async fn subscribe(&self, _: &str) -> Result<integra_ports::Subscription, BusError> {
+        Err(BusError::Unavailable("not here".into()))
+    }
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_many_concurrent_sends_of_one_id_exactly_one_publishes() {
+    let bus = Arc::new(CountingBus(AtomicUsize::new(0)));
+    let (svc, _) = service(memory_with_bus(bus.clone()));
+    let svc = Arc::new(svc);
+    let sends: Vec<_> = (0..50)
+        .map(|_| {
+            let svc = Arc::clone(&svc);
+            tokio::spawn(async move { svc.send(input("same")).await })
+        })
+        .collect();
+    let (mut created, mut conflicts, mut replays) = (0, 0, 0);
+    for s in sends {
+        match s.await.unwrap() {
+            Ok(Sent::Created(_)) => created += 1,
+            Ok(Sent::Replayed(_)) => replays += 1,
+            Err(ServiceError::Conflict(_)) => conflicts += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(bus.0.load(Ordering::SeqCst), 1);
+    assert_eq!(created, 1);
+    assert_eq!(created + conflicts + replays, 50);
+    assert_eq!(
+        svc.get("same").await.unwrap().status,
+        StatusMensagem::Concluida
+    );
+}
+
+#[tokio::test]
+async fn a_message_abandoned_in_processando_is_taken_up_after_its_lease() {
+    let mut store = MockStore::new();
+    let abandoned = stored(StatusMensagem::Processando, 10_000);
+    let fresh = stored(StatusMensagem::Processando, 0);
+    store.expect_list().times(1).returning(move |page| {
+        assert!(page.ascending && page.index == "status:PROCESSANDO");
+        Ok(vec![abandoned.clone(), fresh.clone()])
+    });
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|doc, rev| *rev == 3 && doc.body.contains("\"tentativas\":2"))
+        .returning(|_, _| Ok(Replace::Done(4)));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|doc, rev| *rev == 4 && doc.body.contains("CONCLUIDA"))
+        .returning(|_, _| Ok(Replace::Done(5)));
+    let mut bus = MockBus::new();
+    bus.expect_publish().times(1).returning(|_| Ok(delivered()));
+    let (svc, _) = service(mocked(store, bus));
+    assert_eq!(svc.redrive_abandoned().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn lists_are_filtered_and_paged_newest_first() {
+    let (svc, _) = service(memory());
+    for (i, tipo) in ["email", "sms", "email", "push"].iter().enumerate() {
+        let input: NovaMensagem = serde_json::from_value(serde_json::json!({
+            "id": format!("m{i}"), "tipo": tipo, "destinatario": "x", "conteudo": "y"
+        }))
+        .unwrap();
+        svc.send(input).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let emails = svc
+        .list(
+            MessageFilter {
+                tipo: Some(integra_domain::TipoMensagem::Email),
+                status: None,
+            },
+            Paging::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        emails.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["m2", "m0"]
+    );
+    let page = svc
+        .list(MessageFilter::default(), Paging::new(1, 2).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["m2", "m1"]
+    );
+    let done = MessageFilter {
+        tipo: None,
+        status: Some(StatusMensagem::Concluida),
+    };
+    assert_eq!(svc.list(done, Paging::default()).await.unwrap().len(), 4);
+    assert!(matches!(
+        svc.get("nope").await,
+        Err(ServiceError::NotFound(_))
+    ));
+    assert!(Paging::new(0, 0).is_err() && Paging::new(0, 1001).is_err());
+}

@@ -1,0 +1,68 @@
+//! The ports bundle that every service holds, with the bookkeeping around each call.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use integra_ports::{Bus, BusError, Delivery, MetricSink, Outbound, Store, StoreError};
+
+/// The three ports, shared by the services. Cloning is cheap.
+#[derive(Clone)]
+pub struct Ports {
+    /// Where state is kept.
+    pub store: Arc<dyn Store>,
+    /// Where records are published.
+    pub bus: Arc<dyn Bus>,
+    /// Where measurements go.
+    pub metrics: Arc<dyn MetricSink>,
+}
+
+impl Ports {
+    /// Bundles the ports.
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, metrics: Arc<dyn MetricSink>) -> Self {
+        Self {
+            store,
+            bus,
+            metrics,
+        }
+    }
+
+    /// Publishes and waits for the acknowledgement at most `timeout`, recording the outcome.
+    pub(crate) async fn publish(
+        &self,
+        record: &Outbound,
+        timeout: Duration,
+    ) -> Result<Delivery, BusError> {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(timeout, self.bus.publish(record)).await {
+            Ok(result) => result,
+            Err(_) => Err(BusError::Timeout(format!(
+                "no acknowledgement within {} ms",
+                timeout.as_millis()
+            ))),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(BusError::Unavailable(_)) => "unavailable",
+            Err(BusError::Timeout(_)) => "timeout",
+            Err(BusError::Rejected(_)) => "rejected",
+        };
+        self.metrics
+            .bus_publish(outcome, started.elapsed().as_secs_f64());
+        if let Err(e) = &result {
+            tracing::warn!(topic = %record.topic, key = %record.key, error = %e, "publish failed");
+        }
+        result
+    }
+
+    /// Counts and logs a failed store operation, passing the error on.
+    pub(crate) fn store_failed(
+        &self,
+        operation: &'static str,
+    ) -> impl FnOnce(StoreError) -> StoreError + '_ {
+        move |e| {
+            self.metrics.store_error(operation);
+            tracing::warn!(operation, error = %e, "store operation failed");
+            e
+        }
+    }
+}

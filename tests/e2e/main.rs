@@ -1,0 +1,1 @@
+//! End-to-end tests (written with the server issue).
