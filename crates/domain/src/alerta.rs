@@ -10,6 +10,7 @@ use crate::{validate, Id, Timestamp, ValidationError};
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Severidade {
     /// Low.
     Baixa,
@@ -50,6 +51,7 @@ impl fmt::Display for Severidade {
 /// What a client sends to `POST /alerts`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NovoAlerta {
     /// The client's id; the same id again deduplicates. The server makes one when absent.
     #[serde(default)]
@@ -71,6 +73,7 @@ pub struct NovoAlerta {
 
 /// An alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alerta {
     /// Its id.
     pub id: Id,

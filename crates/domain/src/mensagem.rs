@@ -17,6 +17,7 @@ pub const MAX_METADADOS: usize = 32;
 /// The channel a message goes out on. It also names its topic: `messages.{tipo}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TipoMensagem {
     /// An e-mail.
     Email,
@@ -57,6 +58,7 @@ impl fmt::Display for TipoMensagem {
 /// Where a message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StatusMensagem {
     /// Known but not yet taken up.
     Pendente,
@@ -111,6 +113,7 @@ impl fmt::Display for StatusMensagem {
 
 /// Where the bus stored a published message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KafkaCoords {
     /// The topic, with the configured prefix.
     pub topico: String,
@@ -123,6 +126,7 @@ pub struct KafkaCoords {
 /// What a client sends to `POST /messages`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NovaMensagem {
     /// The client's id; the server makes one when absent.
     #[serde(default)]
@@ -140,6 +144,7 @@ pub struct NovaMensagem {
 
 /// A message and the state of its delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Mensagem {
     /// Its id.
     pub id: Id,

@@ -13,6 +13,7 @@ pub const MAX_LABELS: usize = 16;
 /// The kind of a metric. A name keeps the kind of its first sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TipoMetrica {
     /// A value that goes up and down; a sample sets it.
     #[default]
@@ -51,6 +52,7 @@ impl fmt::Display for TipoMetrica {
 /// What a client sends to `POST /metrics` (one of them, or an array).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NovaMetrica {
     /// The metric's name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
     pub nome: String,
@@ -69,6 +71,7 @@ pub struct NovaMetrica {
 
 /// A metric sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metrica {
     /// The metric's name.
     pub nome: String,

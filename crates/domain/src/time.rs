@@ -8,6 +8,7 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 /// An instant with millisecond precision. It serializes as RFC 3339 in UTC with milliseconds and
 /// `Z` (`2026-11-29T01:05:03.123Z`) and parses any RFC 3339 offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = DateTime, example = "2026-11-29T01:05:03.123Z"))]
 pub struct Timestamp(i64);
 
 impl Timestamp {

@@ -1,1 +1,104 @@
-//! (work in progress)
+//! The HTTP and WebSocket API of Integra on actix-web: every route of the contract, one problem
+//! (`application/problem+json`) answer for every error (the extractors' included), API-key auth,
+//! request metrics and an OpenAPI 3.1 document generated from the handlers.
+//!
+//! Another actix-web application mounts the routes with [`configure`]:
+//!
+//! ```no_run
+//! # fn deps() -> actix_web::web::Data<integra_http::AppState> { unimplemented!() }
+//! use actix_web::{App, HttpServer};
+//! # async fn run() -> std::io::Result<()> {
+//! let state = deps(); // built once, outside the factory closure
+//! HttpServer::new(move || App::new().configure(|cfg| integra_http::configure(cfg, state.clone())))
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await
+//! # }
+//! ```
+
+mod error;
+mod extract;
+mod middleware;
+pub mod openapi;
+mod routes;
+mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+use integra_services::{AlertService, Hub, MessageService, MetricsService, Ports};
+
+pub use error::ApiError;
+pub use extract::JsonBody;
+
+/// What the HTTP layer itself is configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Largest request body (`server.body_limit_bytes`).
+    pub body_limit_bytes: usize,
+    /// Accepted API keys; empty turns auth off (`auth.api_keys`).
+    pub api_keys: Vec<String>,
+    /// WebSocket heartbeat and limits.
+    pub ws: WsSettings,
+    /// How long `/readyz` waits for each dependency.
+    pub readiness_timeout: Duration,
+}
+
+/// WebSocket heartbeat and limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsSettings {
+    /// A ping every this long (`ws.ping_interval_secs`).
+    pub ping_interval: Duration,
+    /// No pong within this long closes the connection (`ws.pong_timeout_secs`).
+    pub pong_timeout: Duration,
+    /// Inbound frames over this close the connection with 1009 (`ws.max_frame_bytes`).
+    pub max_frame_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            api_keys: Vec::new(),
+            ws: WsSettings {
+                ping_interval: Duration::from_secs(20),
+                pong_timeout: Duration::from_secs(10),
+                max_frame_bytes: 64 * 1024,
+            },
+            readiness_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Everything the handlers need, built once and shared by every worker.
+pub struct AppState {
+    /// Messages.
+    pub messages: Arc<MessageService>,
+    /// Metrics.
+    pub metrics: Arc<MetricsService>,
+    /// Alerts.
+    pub alerts: Arc<AlertService>,
+    /// The WebSocket hub.
+    pub hub: Hub,
+    /// The ports, for the readiness checks and request metrics.
+    pub ports: Ports,
+    /// The HTTP settings.
+    pub settings: HttpSettings,
+}
+
+/// Mounts every route, the error handlers of the extractors, auth and request metrics.
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
+    cfg.app_data(state)
+        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .service(
+            web::scope("")
+                .wrap(from_fn(middleware::authenticate))
+                .wrap(from_fn(middleware::track))
+                .configure(routes::register)
+                .service(ws::upgrade)
+                .default_service(web::to(routes::unknown_route)),
+        );
+}

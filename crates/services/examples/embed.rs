@@ -9,7 +9,9 @@ use std::time::Duration;
 use integra_domain::NovaMensagem;
 use integra_memory::{MemoryBus, MemoryStore};
 use integra_ports::NoopMetrics;
-use integra_services::{Hub, HubConfig, MessageConfig, MessageFilter, MessageService, Outgoing, Paging, Ports, Sent};
+use integra_services::{
+    Hub, HubConfig, MessageConfig, MessageFilter, MessageService, Outgoing, Paging, Ports, Sent,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,17 +32,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let input: NovaMensagem = serde_json::from_str(
         r#"{"id": "pedido-42", "tipo": "email", "destinatario": "ana@example.com", "conteudo": "Olá"}"#,
     )?;
-    let Sent::Created(sent) = messages.send(input).await? else { return Err("expected a first send".into()) };
+    let Sent::Created(sent) = messages.send(input).await? else {
+        return Err("expected a first send".into());
+    };
     let coords = sent.kafka.as_ref().ok_or("no coordinates")?;
-    println!("{} is {} at {}:{}", sent.id, sent.status, coords.topico, coords.offset);
+    println!(
+        "{} is {} at {}:{}",
+        sent.id, sent.status, coords.topico, coords.offset
+    );
 
     // 4. Query it back.
-    let listed = messages.list(MessageFilter::default(), Paging::default()).await?;
+    let listed = messages
+        .list(MessageFilter::default(), Paging::default())
+        .await?;
     assert_eq!(listed.len(), 1);
 
     // 5. The connection saw its greeting and the status changes.
     for _ in 0..3 {
-        if let Outgoing::Text(text) = tokio::time::timeout(Duration::from_secs(2), watcher.next()).await? {
+        if let Outgoing::Text(text) =
+            tokio::time::timeout(Duration::from_secs(2), watcher.next()).await?
+        {
             println!("ws: {text}");
         }
     }

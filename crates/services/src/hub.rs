@@ -105,6 +105,17 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Resolves when the hub closes this connection. A transport races every socket write against
+    /// it, so that a client that stopped reading cannot block its writer forever.
+    pub async fn closed(&mut self) -> CloseReason {
+        match self.close.wait_for(Option::is_some).await {
+            Ok(reason) => (*reason).unwrap_or(CloseReason::GoingAway),
+            Err(_) => CloseReason::GoingAway,
+        }
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         self.hub.forget(&self.id);

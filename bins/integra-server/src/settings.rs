@@ -1,0 +1,358 @@
+//! Configuration: built-in defaults, `config/default.toml`, the file from `--config PATH` or
+//! `INTEGRA_CONFIG`, then `INTEGRA__SECTION__KEY` environment variables (lists comma-separated).
+//! Later layers win. Unknown keys and invalid values stop start-up with a message naming the key.
+
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// The embedded default configuration, the same file that ships as `config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A file could not be read, or a key could not be read as its type.
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A key holds a value out of its range.
+    #[error("configuration: invalid value for {key}: {reason}")]
+    Invalid {
+        /// The key, as `section.key`.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `[server]`
+    pub server: ServerSettings,
+    /// `[store]`
+    pub store: StoreSettings,
+    /// `[bus]`
+    pub bus: BusSettings,
+    /// `[metrics]`
+    pub metrics: MetricsSettings,
+    /// `[ws]`
+    pub ws: WsSettings,
+    /// `[auth]`
+    pub auth: AuthSettings,
+    /// `[log]`
+    pub log: LogSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on (`127.0.0.1:8080`).
+    pub bind: String,
+    /// Worker threads; 0 is one per core.
+    pub workers: usize,
+    /// Largest request body in bytes (1 MiB).
+    pub body_limit_bytes: usize,
+}
+
+/// Which Store backend runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// In process.
+    Memory,
+    /// Redis at `store.url`.
+    Redis,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `memory` or `redis`.
+    pub backend: StoreBackend,
+    /// Redis URL.
+    pub url: String,
+    /// Put in front of every Redis key.
+    pub key_prefix: String,
+    /// Records expire this long after their last write; 0 keeps them.
+    pub ttl_secs: u64,
+}
+
+/// Which Bus backend runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusBackend {
+    /// In process.
+    Memory,
+    /// Kafka at `bus.brokers`.
+    Kafka,
+}
+
+/// `[bus]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    /// `memory` or `kafka`.
+    pub backend: BusBackend,
+    /// Kafka bootstrap servers, comma-separated.
+    pub brokers: String,
+    /// Put in front of every topic.
+    pub topic_prefix: String,
+    /// How long a publish may wait for the broker's acknowledgement.
+    pub timeout_ms: u64,
+    /// How long the producer waits to batch records.
+    pub linger_ms: u64,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Samples older than this are trimmed.
+    pub retention_secs: u64,
+    /// Most label sets per metric name.
+    pub max_series_per_name: usize,
+}
+
+/// `[ws]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsSettings {
+    /// A ping every this many seconds.
+    pub ping_interval_secs: u64,
+    /// No pong within this many seconds closes the connection.
+    pub pong_timeout_secs: u64,
+    /// Outbound queue per connection; full closes it with 1008.
+    pub max_queue: usize,
+    /// Most connections on this instance; past it an upgrade gets 503.
+    pub max_connections: usize,
+    /// Inbound frames over this close the connection with 1009.
+    pub max_frame_bytes: usize,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Accepted API keys; empty turns auth off.
+    pub api_keys: Vec<String>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people.
+    Pretty,
+    /// One JSON object a line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter: `info`, `debug`, `integra_services=debug,info`…
+    pub level: String,
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+}
+
+impl Settings {
+    /// Loads the layers; `explicit` is `--config PATH`.
+    ///
+    /// # Errors
+    /// A file that cannot be read, an unknown key, a value of the wrong type or out of range.
+    pub fn load(explicit: Option<PathBuf>) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::new("config/default.toml", FileFormat::Toml).required(false));
+        if let Some(path) =
+            explicit.or_else(|| std::env::var_os("INTEGRA_CONFIG").map(PathBuf::from))
+        {
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("INTEGRA")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("auth.api_keys")
+                .try_parsing(true),
+        );
+        let settings: Self = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key, reason: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if !self
+            .server
+            .bind
+            .to_socket_addrs()
+            .is_ok_and(|mut addrs| addrs.next().is_some())
+        {
+            return invalid(
+                "server.bind",
+                &format!("`{}` is not a host:port to listen on", self.server.bind),
+            );
+        }
+        let positive: [(&'static str, u64); 11] = [
+            (
+                "server.body_limit_bytes",
+                self.server.body_limit_bytes as u64,
+            ),
+            ("bus.timeout_ms", self.bus.timeout_ms),
+            ("metrics.retention_secs", self.metrics.retention_secs),
+            (
+                "metrics.max_series_per_name",
+                self.metrics.max_series_per_name as u64,
+            ),
+            ("ws.ping_interval_secs", self.ws.ping_interval_secs),
+            ("ws.pong_timeout_secs", self.ws.pong_timeout_secs),
+            ("ws.max_queue", self.ws.max_queue as u64),
+            ("ws.max_connections", self.ws.max_connections as u64),
+            ("ws.max_frame_bytes", self.ws.max_frame_bytes as u64),
+            ("bus.linger_ms", self.bus.linger_ms.saturating_add(1)),
+            ("store.ttl_secs", self.store.ttl_secs.saturating_add(1)),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return invalid(key, "must be greater than 0");
+        }
+        if self.store.backend == StoreBackend::Redis
+            && !self.store.url.starts_with("redis://")
+            && !self.store.url.starts_with("rediss://")
+        {
+            return invalid("store.url", "must be a redis:// or rediss:// URL");
+        }
+        if self.bus.backend == BusBackend::Kafka && self.bus.brokers.trim().is_empty() {
+            return invalid("bus.brokers", "must name at least one broker");
+        }
+        if self.auth.api_keys.iter().any(|k| k.trim().is_empty()) {
+            return invalid("auth.api_keys", "keys must not be empty");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid(
+                "log.level",
+                "must be a tracing filter such as `info` or `integra_http=debug,info`",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> tempfile_path::TempToml {
+        tempfile_path::TempToml::new(text)
+    }
+
+    /// A TOML file in the temp directory, removed on drop.
+    mod tempfile_path {
+        pub struct TempToml(pub std::path::PathBuf);
+        impl TempToml {
+            pub fn new(text: &str) -> Self {
+                let path = std::env::temp_dir()
+                    .join(format!("integra-{}.toml", integra_domain::Id::generate()));
+                std::fs::write(&path, text).unwrap();
+                Self(path)
+            }
+        }
+        impl Drop for TempToml {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_file_loads_with_the_contracts_defaults() {
+        let s = Settings::load(None).unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(
+            (s.store.backend, s.bus.backend),
+            (StoreBackend::Memory, BusBackend::Memory)
+        );
+        assert_eq!(
+            (s.store.ttl_secs, s.bus.timeout_ms, s.bus.linger_ms),
+            (3600, 5000, 5)
+        );
+        assert_eq!(
+            (s.metrics.retention_secs, s.metrics.max_series_per_name),
+            (86_400, 1000)
+        );
+        assert_eq!(
+            (
+                s.ws.ping_interval_secs,
+                s.ws.pong_timeout_secs,
+                s.ws.max_queue
+            ),
+            (20, 10, 1024)
+        );
+        assert_eq!(
+            (
+                s.ws.max_connections,
+                s.ws.max_frame_bytes,
+                s.server.body_limit_bytes
+            ),
+            (10_000, 65_536, 1_048_576)
+        );
+        assert!(s.auth.api_keys.is_empty());
+        assert_eq!(
+            (s.log.level.as_str(), s.log.format),
+            ("info", LogFormat::Pretty)
+        );
+    }
+
+    #[test]
+    fn the_production_file_loads_with_redis_and_kafka() {
+        let path = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/production.toml"
+        ));
+        let s = Settings::load(Some(path)).unwrap();
+        assert_eq!(
+            (s.store.backend, s.bus.backend),
+            (StoreBackend::Redis, BusBackend::Kafka)
+        );
+        assert_eq!(s.server.bind, "0.0.0.0:8080");
+        assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_unknown_backend_names_its_key() {
+        let f = file("[store]\nbackend = \"postgres\"\n");
+        let e = Settings::load(Some(f.0.clone())).unwrap_err().to_string();
+        assert!(e.contains("store.backend") && e.contains("postgres"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let f = file("[server]\nport = 8080\n");
+        let e = Settings::load(Some(f.0.clone())).unwrap_err().to_string();
+        assert!(e.contains("port"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        let f = file("[ws]\nmax_queue = 0\n");
+        let e = Settings::load(Some(f.0.clone())).unwrap_err().to_string();
+        assert!(e.contains("ws.max_queue"), "{e}");
+        let f = file("[server]\nbind = \"nowhere\"\n");
+        let e = Settings::load(Some(f.0.clone())).unwrap_err().to_string();
+        assert!(e.contains("server.bind"), "{e}");
+    }
+}

@@ -1,0 +1,94 @@
+//! Request middleware: API-key authentication and request metrics.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{web, Error, ResponseError};
+
+use crate::{ApiError, AppState};
+
+/// Routes open without a key: probes and the scrape endpoint.
+const OPEN_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics/prometheus"];
+
+/// Refuses requests without a valid `Authorization: Bearer <key>` (or `?token=<key>` on `/ws`)
+/// when keys are configured.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let keys = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.api_keys.clone())
+        .unwrap_or_default();
+    if keys.is_empty()
+        || OPEN_ROUTES.contains(&req.path())
+        || presented_key(&req).is_some_and(|k| keys.iter().any(|key| same(key, &k)))
+    {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    Ok(req.into_response(ApiError::Unauthorized.error_response()))
+}
+
+fn presented_key(req: &ServiceRequest) -> Option<String> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|k| k.trim().to_owned());
+    bearer.or_else(|| {
+        (req.path() == "/ws").then(|| {
+            web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.get("token").cloned())
+        })?
+    })
+}
+
+/// Compares without leaking, through timing, how much of a key matched.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Counts every request by method, route pattern and status, with its latency.
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let response = next.call(req).await;
+    if let Some(state) = state {
+        let (status, route) = match &response {
+            Ok(r) => (
+                r.status().as_u16(),
+                r.request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned()),
+            ),
+            Err(e) => (
+                e.as_response_error().status_code().as_u16(),
+                "unmatched".to_owned(),
+            ),
+        };
+        state
+            .ports
+            .metrics
+            .http_request(&method, &route, status, started.elapsed().as_secs_f64());
+    }
+    response
+}

@@ -1,0 +1,140 @@
+//! `/alerts`.
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpResponse};
+use integra_domain::{Alerta, NovoAlerta, Severidade};
+use integra_services::{AlertFilter, AlertOutcome};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{boolean, optional, paging, timestamp};
+use crate::openapi::Problem;
+use crate::{ApiError, AppState, JsonBody};
+
+/// Raises an alert; the same id while open is deduplicated, while resolved it reopens.
+#[utoipa::path(
+    tag = "alerts",
+    request_body = NovoAlerta,
+    responses(
+        (status = 201, description = "Created; `alerta.criado` published on `alerts`", body = Alerta),
+        (status = 200, description = "Same id: deduplicated (open) or reopened (resolved)", body = Alerta),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Its event is being published by another request", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The bus refused: the alert is stored, a retry publishes its event", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 504, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/alerts")]
+pub(crate) async fn create_alert(
+    state: web::Data<AppState>,
+    body: JsonBody<NovoAlerta>,
+) -> Result<HttpResponse, ApiError> {
+    let (outcome, alert) = state.alerts.create(body.0).await?;
+    Ok(match outcome {
+        AlertOutcome::Created => HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/alerts/{}", alert.id)))
+            .json(alert),
+        AlertOutcome::Existing | AlertOutcome::Reopened => HttpResponse::Ok().json(alert),
+    })
+}
+
+/// Resolves an alert; `alerta.resolvido` is published the first time only.
+#[utoipa::path(
+    tag = "alerts",
+    params(("id" = String, Path, description = "The alert id")),
+    responses(
+        (status = 200, body = Alerta),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 504, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/alerts/{id}/resolve")]
+pub(crate) async fn resolve_alert(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.alerts.resolve(&id).await?))
+}
+
+/// Reads one alert.
+#[utoipa::path(
+    tag = "alerts",
+    params(("id" = String, Path, description = "The alert id")),
+    responses(
+        (status = 200, body = Alerta),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/alerts/{id}")]
+pub(crate) async fn get_alert(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.alerts.get(&id).await?))
+}
+
+/// The filters and page of an alert list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AlertQuery {
+    /// `baixa`, `media`, `alta` or `critica`.
+    severidade: Option<String>,
+    /// `true` or `false`.
+    resolvido: Option<String>,
+    /// Created at or after (RFC 3339).
+    start_time: Option<String>,
+    /// Created at or before (RFC 3339).
+    end_time: Option<String>,
+    /// How many to pass over (default 0).
+    skip: Option<String>,
+    /// How many to return, 1 to 1000 (default 100).
+    limit: Option<String>,
+}
+
+/// Lists alerts, newest first; the time range applies to `criado_em`.
+#[utoipa::path(
+    tag = "alerts",
+    params(AlertQuery),
+    responses(
+        (status = 200, body = [Alerta]),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/alerts")]
+pub(crate) async fn list_alerts(
+    state: web::Data<AppState>,
+    query: web::Query<AlertQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = AlertFilter {
+        severidade: optional(
+            "severidade",
+            query.severidade.as_deref(),
+            Severidade::parse,
+            "baixa, media, alta or critica",
+        )?,
+        resolvido: boolean("resolvido", query.resolvido.as_deref())?,
+        start_time: timestamp("start_time", query.start_time.as_deref())?,
+        end_time: timestamp("end_time", query.end_time.as_deref())?,
+    };
+    if let (Some(start), Some(end)) = (filter.start_time, filter.end_time) {
+        if end < start {
+            return Err(ApiError::Invalid {
+                field: "end_time".into(),
+                reason: "must not be before start_time".into(),
+            });
+        }
+    }
+    let paging = paging(query.skip.as_deref(), query.limit.as_deref())?;
+    Ok(HttpResponse::Ok().json(state.alerts.list(filter, paging).await?))
+}

@@ -1,0 +1,111 @@
+//! `/messages`.
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpResponse};
+use integra_domain::{Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
+use integra_services::{MessageFilter, Sent};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{optional, paging};
+use crate::openapi::Problem;
+use crate::{ApiError, AppState, JsonBody};
+
+/// Sends a message: stored `PROCESSANDO`, published to `messages.{tipo}`, stored with its outcome.
+#[utoipa::path(
+    tag = "messages",
+    request_body = NovaMensagem,
+    responses(
+        (status = 201, description = "Published now", body = Mensagem, headers(("Location" = String, description = "/messages/{id}"))),
+        (status = 200, description = "Already published: nothing sent again", body = Mensagem, headers(("Idempotent-Replayed" = String, description = "true"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The same id is being sent", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or the id reused for another message", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The bus refused: the message is ERRO; `id` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The bus or the store timed out", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/messages")]
+pub(crate) async fn send_message(
+    state: web::Data<AppState>,
+    body: JsonBody<NovaMensagem>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(match state.messages.send(body.0).await? {
+        Sent::Created(m) => HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/messages/{}", m.id)))
+            .json(m),
+        Sent::Replayed(m) => HttpResponse::Ok()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(m),
+    })
+}
+
+/// Reads one message.
+#[utoipa::path(
+    tag = "messages",
+    params(("id" = String, Path, description = "The message id")),
+    responses(
+        (status = 200, body = Mensagem),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/messages/{id}")]
+pub(crate) async fn get_message(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.messages.get(&id).await?))
+}
+
+/// The filters and page of a message list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct MessageQuery {
+    /// `email`, `sms`, `push` or `webhook`.
+    tipo: Option<String>,
+    /// `PENDENTE`, `PROCESSANDO`, `CONCLUIDA` or `ERRO`.
+    status: Option<String>,
+    /// How many to pass over (default 0).
+    skip: Option<String>,
+    /// How many to return, 1 to 1000 (default 100).
+    limit: Option<String>,
+}
+
+/// Lists messages, newest `criado_em` first (ties by id descending).
+#[utoipa::path(
+    tag = "messages",
+    params(MessageQuery),
+    responses(
+        (status = 200, body = [Mensagem]),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/messages")]
+pub(crate) async fn list_messages(
+    state: web::Data<AppState>,
+    query: web::Query<MessageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = MessageFilter {
+        tipo: optional(
+            "tipo",
+            query.tipo.as_deref(),
+            TipoMensagem::parse,
+            "email, sms, push or webhook",
+        )?,
+        status: optional(
+            "status",
+            query.status.as_deref(),
+            StatusMensagem::parse,
+            "PENDENTE, PROCESSANDO, CONCLUIDA or ERRO",
+        )?,
+    };
+    let paging = paging(query.skip.as_deref(), query.limit.as_deref())?;
+    Ok(HttpResponse::Ok().json(state.messages.list(filter, paging).await?))
+}

@@ -1,0 +1,50 @@
+use integra_tests::{get, get_with, post_raw, TestServer, WsClient};
+
+#[actix_rt::test]
+async fn with_keys_every_route_but_the_probes_needs_one() {
+    let s = TestServer::start(&[("INTEGRA__AUTH__API_KEYS", "chave-1,chave-2")]).await;
+    let refused = get(&s.url("/messages")).await;
+    refused.assert_problem(401);
+    assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
+    get_with(&s.url("/messages"), &[("authorization", "Bearer errada")])
+        .await
+        .assert_problem(401);
+    assert_eq!(
+        get_with(&s.url("/messages"), &[("authorization", "Bearer chave-2")])
+            .await
+            .status,
+        200
+    );
+    let body = r#"{"tipo":"sms","destinatario":"d","conteudo":"c"}"#;
+    post_raw(&s.url("/messages"), Some("application/json"), body, &[])
+        .await
+        .assert_problem(401);
+    assert_eq!(
+        post_raw(
+            &s.url("/messages"),
+            Some("application/json"),
+            body,
+            &[("authorization", "Bearer chave-1")]
+        )
+        .await
+        .status,
+        201
+    );
+    for open in ["/healthz", "/readyz", "/metrics/prometheus"] {
+        assert_eq!(get(&s.url(open)).await.status, 200, "{open}");
+    }
+    get(&s.url("/no/route")).await.assert_problem(401);
+    assert!(integra_tests::client()
+        .ws(s.ws_url("/ws"))
+        .connect()
+        .await
+        .is_err());
+    let c = WsClient::connect(&s.ws_url("/ws?token=chave-1")).await;
+    assert!(!c.id.is_empty());
+}
+
+#[actix_rt::test]
+async fn without_keys_nothing_asks_for_one() {
+    let s = TestServer::start(&[]).await;
+    assert_eq!(get(&s.url("/messages")).await.status, 200);
+}
