@@ -7,7 +7,9 @@
 mod alerts;
 mod auth;
 mod errors;
+mod kafka;
 mod lifecycle;
 mod messages;
 mod metrics;
+mod redis;
 mod websocket;

@@ -15,14 +15,14 @@
 //!   never on the async workers.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::stream;
 use integra_ports::{Bus, BusError, Delivery, Inbound, Outbound, Subscription};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -44,10 +44,22 @@ pub struct KafkaConfig {
     pub linger: Duration,
 }
 
+/// Sends librdkafka's error events to the log.
+#[derive(Clone, Default)]
+struct Logged;
+
+impl ClientContext for Logged {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(error = %error, reason, "kafka client error");
+    }
+}
+
 /// The Kafka [`Bus`].
 pub struct KafkaBus {
     config: KafkaConfig,
-    producer: FutureProducer,
+
+    /// Replaced when unusable (see [`KafkaBus::replace_if_unusable`]); cloned out before use.
+    producer: RwLock<FutureProducer<Logged>>,
     admin: AdminClient<DefaultClientContext>,
     /// Fan-out topics known to exist.
     created: Mutex<HashSet<String>>,
@@ -85,7 +97,21 @@ impl KafkaBus {
     /// # Errors
     /// An invalid configuration.
     pub fn new(config: &KafkaConfig) -> Result<Self, BusError> {
-        let producer: FutureProducer = ClientConfig::new()
+        let producer = Self::create_producer(config)?;
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .create()
+            .map_err(|e| BusError::Unavailable(format!("kafka admin: {e}")))?;
+        Ok(Self {
+            config: config.clone(),
+            producer: RwLock::new(producer),
+            admin,
+            created: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn create_producer(config: &KafkaConfig) -> Result<FutureProducer<Logged>, BusError> {
+        ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
             .set("acks", "all")
             .set("enable.idempotence", "true")
@@ -96,18 +122,57 @@ impl KafkaBus {
                 millis(config.timeout.max(Duration::from_secs(10))),
             )
             .set("reconnect.backoff.max.ms", "2000")
-            .create()
-            .map_err(|e| BusError::Unavailable(format!("kafka producer: {e}")))?;
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
-            .create()
-            .map_err(|e| BusError::Unavailable(format!("kafka admin: {e}")))?;
-        Ok(Self {
-            config: config.clone(),
-            producer,
-            admin,
-            created: Mutex::new(HashSet::new()),
+            .create_with_context(Logged)
+            .map_err(|e| BusError::Unavailable(format!("kafka producer: {e}")))
+    }
+
+    fn producer(&self) -> FutureProducer<Logged> {
+        self.producer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// An idempotent producer is unusable once librdkafka declares it fatally failed, or once the
+    /// brokers fence its producer id (seen on Tansu after an epoch bump that follows request
+    /// timeouts); the remedy for both is a new producer, with a new id. Records the old one held
+    /// have already been answered as failed.
+    fn replace_if_unusable(&self, error: Option<&KafkaError>) {
+        let fenced = error.and_then(KafkaError::rdkafka_error_code)
+            == Some(RDKafkaErrorCode::ProducerFenced);
+        let fatal = self.producer().client().fatal_error();
+        if fatal.is_none() && !fenced {
+            return;
+        }
+        match Self::create_producer(&self.config) {
+            Ok(fresh) => {
+                tracing::warn!(?fatal, fenced, "kafka producer unusable; replaced");
+                let old = std::mem::replace(
+                    &mut *self
+                        .producer
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner),
+                    fresh,
+                );
+                // Destroying a producer waits on librdkafka's threads: not on an async worker.
+                drop(tokio::task::spawn_blocking(move || drop(old)));
+            }
+            Err(e) => tracing::warn!(error = %e, "kafka producer could not be replaced"),
+        }
+    }
+
+    /// Whether a broker answers a metadata request now (librdkafka's `AllBrokersDown` events are
+    /// not reliable enough to decide: they also fire with "0/2 brokers are down").
+    async fn reachable(&self) -> bool {
+        let producer = self.producer();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Duration::from_millis(500))
+                .is_ok()
         })
+        .await
+        .unwrap_or(false)
     }
 
     fn topic(&self, topic: &str) -> String {
@@ -170,17 +235,43 @@ impl Bus for KafkaBus {
             .key(record.key.as_bytes())
             .payload(&record.payload)
             .headers(headers);
-        match self
-            .producer
-            .send(future_record, Timeout::After(self.config.timeout))
-            .await
-        {
-            Ok(d) => Ok(Delivery {
-                topic,
-                partition: d.partition,
-                offset: d.offset,
-            }),
-            Err((e, _)) => Err(classify(&e)),
+        // librdkafka scans for expired records about once a second, so its own timeout report can
+        // come late: this deadline keeps the answer within the configured timeout.
+        let deadline = self.config.timeout + Duration::from_millis(250);
+        let producer = self.producer();
+        let sent = tokio::time::timeout(
+            deadline,
+            producer.send(future_record, Timeout::After(self.config.timeout)),
+        )
+        .await;
+        let error = match sent {
+            Ok(Ok(d)) => {
+                return Ok(Delivery {
+                    topic,
+                    partition: d.partition,
+                    offset: d.offset,
+                });
+            }
+            Ok(Err((e, _))) => {
+                self.replace_if_unusable(Some(&e));
+                classify(&e)
+            }
+            Err(_) => {
+                self.replace_if_unusable(None);
+                BusError::Timeout(format!(
+                    "no acknowledgement within {} ms",
+                    self.config.timeout.as_millis()
+                ))
+            }
+        };
+        // A record that timed out while no broker could be reached was never going to be taken:
+        // the bus could not be reached (502), it was not merely slow (504).
+        let reachable = matches!(error, BusError::Rejected(_)) || self.reachable().await;
+        match error {
+            BusError::Timeout(why) if !reachable => Err(BusError::Unavailable(format!(
+                "no broker can be reached ({why})"
+            ))),
+            other => Err(other),
         }
     }
 
@@ -252,9 +343,9 @@ impl Bus for KafkaBus {
     }
 
     async fn ping(&self) -> Result<(), BusError> {
-        let producer = self.producer.clone();
+        let producer = self.producer();
         let timeout = self.config.timeout.min(Duration::from_secs(2));
-        tokio::task::spawn_blocking(move || {
+        let reachable = tokio::task::spawn_blocking(move || {
             producer
                 .client()
                 .fetch_metadata(None, timeout)
@@ -262,7 +353,8 @@ impl Bus for KafkaBus {
                 .map_err(|e| classify(&e))
         })
         .await
-        .map_err(blocking_failed)?
+        .map_err(blocking_failed)?;
+        reachable
     }
 }
 

@@ -126,6 +126,17 @@ impl RedisStore {
         })
     }
 
+    /// Classifies a command's failure: a timeout while the connection is down means Redis is
+    /// unavailable (503), not slow (504).
+    fn fail(&self, e: &Error) -> StoreError {
+        match classify(e) {
+            StoreError::Timeout if !self.pool.is_connected() => {
+                StoreError::Unavailable(format!("redis: connection lost ({e})"))
+            }
+            other => other,
+        }
+    }
+
     /// A client that is connected, or `Unavailable` at once: while Redis is down, requests answer
     /// 503 without waiting for the command timeout.
     fn client(&self) -> Result<&Client, StoreError> {
@@ -196,7 +207,7 @@ impl Store for RedisStore {
             .insert
             .evalsha_with_reload(self.client()?, vec![key], self.write_args(doc, 1))
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.fail(&e))?;
         match text(reply) {
             None => Ok(Insert::Created),
             Some(stored) => Ok(Insert::Exists(split_rev(&stored)?)),
@@ -212,7 +223,7 @@ impl Store for RedisStore {
             .replace
             .evalsha_with_reload(self.client()?, vec![key], args)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.fail(&e))?;
         match reply {
             Value::Integer(1) => Ok(Replace::Done(expected + 1)),
             Value::Integer(_) | Value::Null => Ok(Replace::Stale(None)),
@@ -230,7 +241,7 @@ impl Store for RedisStore {
             .client()?
             .get(self.doc_key(collection, id))
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.fail(&e))?;
         stored.as_deref().map(split_rev).transpose()
     }
 
@@ -253,7 +264,7 @@ impl Store for RedisStore {
             .list
             .evalsha_with_reload(self.client()?, Vec::<String>::new(), args)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.fail(&e))?;
         reply
             .into_iter()
             .filter_map(text)
@@ -291,7 +302,7 @@ impl Store for RedisStore {
             .append_samples
             .evalsha_with_reload(self.client()?, Vec::<String>::new(), args)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.fail(&e))?;
         let mut parts = reply.into_iter();
         let tag = parts.next().and_then(text).unwrap_or_default();
         let index = parts
@@ -346,7 +357,7 @@ impl Store for RedisStore {
             .query_samples
             .evalsha_with_reload(self.client()?, Vec::<String>::new(), args)
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.fail(&e))?;
         let mut samples: Vec<(i64, u64, Metrica)> = reply
             .into_iter()
             .filter_map(text)
@@ -375,28 +386,28 @@ impl Store for RedisStore {
         self.client()?
             .set::<(), _, _>(key, instance, Some(Expiration::PX(ttl)), None, false)
             .await
-            .map_err(|e| classify(&e))
+            .map_err(|e| self.fail(&e))
     }
 
     async fn presence(&self, conn: &str) -> Result<Option<String>, StoreError> {
         self.client()?
             .get(format!("{}ws:conn:{conn}", self.prefix))
             .await
-            .map_err(|e| classify(&e))
+            .map_err(|e| self.fail(&e))
     }
 
     async fn remove_presence(&self, conn: &str) -> Result<(), StoreError> {
         self.client()?
             .del::<(), _>(format!("{}ws:conn:{conn}", self.prefix))
             .await
-            .map_err(|e| classify(&e))
+            .map_err(|e| self.fail(&e))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.client()?
             .ping::<()>(None)
             .await
-            .map_err(|e| classify(&e))
+            .map_err(|e| self.fail(&e))
     }
 }
 
@@ -452,4 +463,85 @@ mod tests {
     }
 
     integra_services::store_conformance!(isolated);
+
+    /// A bus that counts publishes per key and takes a few ms to acknowledge.
+    #[derive(Default)]
+    struct CountingBus(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+    #[async_trait]
+    impl integra_ports::Bus for CountingBus {
+        async fn publish(
+            &self,
+            r: &integra_ports::Outbound,
+        ) -> Result<integra_ports::Delivery, integra_ports::BusError> {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            *self.0.lock().unwrap().entry(r.key.clone()).or_default() += 1;
+            Ok(integra_ports::Delivery {
+                topic: r.topic.clone(),
+                partition: 0,
+                offset: 0,
+            })
+        }
+        async fn subscribe(
+            &self,
+            _: &str,
+        ) -> Result<integra_ports::Subscription, integra_ports::BusError> {
+            Err(integra_ports::BusError::Unavailable("not used".into()))
+        }
+        async fn ping(&self) -> Result<(), integra_ports::BusError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_services_sharing_one_redis_publish_each_id_once() {
+        use integra_services::{Events, MessageConfig, MessageService, Ports, Sent, ServiceError};
+        let prefix = format!("test:{}:", integra_domain::Id::generate());
+        let bus = Arc::new(CountingBus::default());
+        let (events, _keep) = Events::channel(100_000);
+        let mut services = Vec::new();
+        for _ in 0..2 {
+            let config = RedisConfig {
+                url: url(),
+                key_prefix: prefix.clone(),
+                ttl: None,
+                command_timeout: Duration::from_secs(2),
+            };
+            let store = Arc::new(RedisStore::connect(config).await.unwrap());
+            let ports = Ports::new(store, bus.clone(), Arc::new(integra_ports::NoopMetrics));
+            services.push(Arc::new(MessageService::new(
+                ports,
+                events.clone(),
+                MessageConfig::default(),
+            )));
+        }
+        let mut sends = Vec::new();
+        for id in 0..40 {
+            for attempt in 0..6 {
+                let service = Arc::clone(&services[attempt % 2]);
+                sends.push(tokio::spawn(async move {
+                    let input = serde_json::from_value(serde_json::json!({
+                        "id": format!("race-{id}"), "tipo": "sms", "destinatario": "d", "conteudo": "c"
+                    }))
+                    .unwrap();
+                    service.send(input).await
+                }));
+            }
+        }
+        let mut created = 0;
+        for send in sends {
+            match send.await.unwrap() {
+                Ok(Sent::Created(_)) => created += 1,
+                Ok(Sent::Replayed(_)) | Err(ServiceError::Conflict(_)) => {}
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        let counts = bus.0.lock().unwrap();
+        assert_eq!(counts.len(), 40);
+        assert!(
+            counts.values().all(|n| *n == 1),
+            "an id was published more than once: {counts:?}"
+        );
+        assert_eq!(created, 40);
+    }
 }

@@ -26,14 +26,17 @@ impl Ports {
         }
     }
 
-    /// Publishes and waits for the acknowledgement at most `timeout`, recording the outcome.
+    /// Publishes and waits for the acknowledgement, recording the outcome. The bus enforces
+    /// `timeout` itself and classifies what happened; this guard, a grace period later, only
+    /// catches a bus that never answers.
     pub(crate) async fn publish(
         &self,
         record: &Outbound,
         timeout: Duration,
     ) -> Result<Delivery, BusError> {
+        const GRACE: Duration = Duration::from_secs(1);
         let started = Instant::now();
-        let result = match tokio::time::timeout(timeout, self.bus.publish(record)).await {
+        let result = match tokio::time::timeout(timeout + GRACE, self.bus.publish(record)).await {
             Ok(result) => result,
             Err(_) => Err(BusError::Timeout(format!(
                 "no acknowledgement within {} ms",

@@ -1,0 +1,222 @@
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use integra_kafka::{KafkaBus, KafkaConfig};
+use integra_ports::Bus;
+use integra_tests::{
+    get, post, shared_brokers, shared_redis_url, unique_prefix, Daemon, TestServer, WsClient,
+};
+use serde_json::json;
+
+fn env(brokers: &str, prefix: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("INTEGRA__STORE__BACKEND", "redis".into()),
+        ("INTEGRA__STORE__URL", shared_redis_url()),
+        ("INTEGRA__STORE__KEY_PREFIX", prefix.into()),
+        ("INTEGRA__BUS__BACKEND", "kafka".into()),
+        ("INTEGRA__BUS__BROKERS", brokers.into()),
+        ("INTEGRA__BUS__TOPIC_PREFIX", prefix.into()),
+        ("INTEGRA__BUS__TIMEOUT_MS", "3000".into()),
+    ]
+}
+
+async fn start(env: &[(&'static str, String)]) -> TestServer {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = TestServer::start(&env).await;
+    server
+        .wait_until(|status| status == 200, "/readyz", Duration::from_secs(30))
+        .await;
+    server
+}
+
+async fn subscribe(prefix: &str, topic: &str) -> integra_ports::Subscription {
+    let config = KafkaConfig {
+        brokers: shared_brokers(),
+        topic_prefix: prefix.into(),
+        timeout: Duration::from_secs(10),
+        linger: Duration::from_millis(5),
+    };
+    KafkaBus::new(&config)
+        .unwrap()
+        .subscribe(topic)
+        .await
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn every_accepted_message_is_on_its_topic_exactly_once_with_its_key() {
+    let prefix = unique_prefix();
+    let s = start(&env(&shared_brokers(), &prefix)).await;
+    let mut topic = subscribe(&prefix, "messages.email").await;
+    let mut sends = Vec::new();
+    for i in 0..30 {
+        for _ in 0..3 {
+            let url = s.url("/messages");
+            sends.push(actix_rt::spawn(async move {
+                post(&url, &json!({"id": format!("k{i}"), "tipo": "email", "destinatario": "d", "conteudo": format!("c{i}")})).await
+            }));
+        }
+    }
+    for send in sends {
+        let r = send.await.unwrap();
+        assert!(matches!(r.status, 200 | 201 | 409), "{}", r.text);
+        if r.status == 201 {
+            assert_eq!(r.json["kafka"]["topico"], format!("{prefix}messages.email"));
+        }
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Every send was acknowledged already: read until the topic stays quiet for 3 s.
+    while Instant::now() < deadline {
+        let Ok(Some(record)) = actix_rt::time::timeout(Duration::from_secs(3), topic.next()).await
+        else {
+            break;
+        };
+        let value: serde_json::Value = serde_json::from_slice(&record.payload).unwrap();
+        assert_eq!(
+            record.key.as_deref(),
+            value["id"].as_str(),
+            "the key is the id"
+        );
+        *seen.entry(record.key.unwrap()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 30, "{seen:?}");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "a message was published twice: {seen:?}"
+    );
+}
+
+#[actix_rt::test]
+async fn alert_events_are_published_on_alerts() {
+    let prefix = unique_prefix();
+    let s = start(&env(&shared_brokers(), &prefix)).await;
+    let mut alerts = subscribe(&prefix, "alerts").await;
+    assert_eq!(
+        post(
+            &s.url("/alerts"),
+            &json!({"id": "a1", "titulo": "t", "severidade": "critica"})
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        post(
+            &s.url("/alerts"),
+            &json!({"id": "a1", "titulo": "t", "severidade": "critica"})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        post(&s.url("/alerts/a1/resolve"), &json!({})).await.status,
+        200
+    );
+    let mut events = Vec::new();
+    while let Ok(Some(record)) =
+        actix_rt::time::timeout(Duration::from_secs(3), alerts.next()).await
+    {
+        let value: serde_json::Value = serde_json::from_slice(&record.payload).unwrap();
+        assert_eq!(record.key.as_deref(), Some("a1"));
+        events.push(value["evento"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        events,
+        ["alerta.criado", "alerta.resolvido"],
+        "deduplication published nothing"
+    );
+}
+
+#[actix_rt::test]
+async fn two_instances_fan_out_broadcasts_and_personal_messages_to_each_others_clients() {
+    let prefix = unique_prefix();
+    let env = env(&shared_brokers(), &prefix);
+    let (a, b) = (start(&env).await, start(&env).await);
+    let mut on_a = WsClient::connect(&a.ws_url("/ws")).await;
+    let mut on_b = WsClient::connect(&b.ws_url("/ws")).await;
+    assert_eq!(
+        post(
+            &a.url("/ws/broadcast"),
+            &json!({"texto": "de A para todos"})
+        )
+        .await
+        .status,
+        202
+    );
+    assert_eq!(on_a.next_text().await, "de A para todos");
+    assert_eq!(on_b.next_text().await, "de A para todos");
+    let personal = post(
+        &a.url(&format!("/ws/connections/{}/messages", on_b.id)),
+        &json!({"texto": "de A para B"}),
+    )
+    .await;
+    assert_eq!(personal.status, 202, "{}", personal.text);
+    assert_eq!(on_b.next_text().await, "de A para B");
+    post(&b.url("/ws/broadcast"), &json!({"texto": "marcador"})).await;
+    assert_eq!(
+        on_a.next_text().await,
+        "marcador",
+        "A's client got B's personal message"
+    );
+    assert_eq!(on_b.next_text().await, "marcador");
+    // Events of a change made on A reach B's client.
+    post(
+        &a.url("/alerts"),
+        &json!({"titulo": "t", "severidade": "baixa"}),
+    )
+    .await;
+    assert_eq!(on_b.next_json().await["evento"], "alerta.criado");
+}
+
+/// The broker stops answering mid-run, then comes back with its state, as a restarted Kafka
+/// broker does. (Killing the in-memory Tansu and starting a new one wipes every topic and producer
+/// id, which no Kafka restart does, and makes librdkafka 2.12.1 crash in its metadata cache: see
+/// the README.)
+#[actix_rt::test]
+async fn a_broker_that_stops_answering_gives_502_and_erro_then_a_resend_succeeds_once_it_is_back() {
+    let broker = Daemon::tansu().await;
+    let s = start(&env(&broker.address(), &unique_prefix())).await;
+    let body =
+        json!({"id": "through-outage", "tipo": "push", "destinatario": "d", "conteudo": "c"});
+    assert_eq!(
+        post(
+            &s.url("/messages"),
+            &json!({"tipo": "push", "destinatario": "d", "conteudo": "warm-up"})
+        )
+        .await
+        .status,
+        201
+    );
+
+    broker.freeze();
+    let started = Instant::now();
+    let failed = post(&s.url("/messages"), &body).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the request hung for {:?}",
+        started.elapsed()
+    );
+    failed.assert_problem(502);
+    assert_eq!(failed.json["id"], "through-outage");
+    let stored = get(&s.url("/messages/through-outage")).await.json;
+    assert_eq!(stored["status"], "ERRO", "{stored}");
+    s.wait_until(|status| status == 503, "/readyz", Duration::from_secs(10))
+        .await;
+
+    broker.thaw();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let resent = loop {
+        let r = post(&s.url("/messages"), &body).await;
+        if r.status == 201 || Instant::now() > deadline {
+            break r;
+        }
+        assert!(matches!(r.status, 502 | 504), "{}", r.text);
+        actix_rt::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(resent.status, 201, "{}", resent.text);
+    assert_eq!(resent.json["status"], "CONCLUIDA");
+    assert!(resent.json["tentativas"].as_u64().unwrap() >= 2);
+}
