@@ -102,3 +102,121 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .default_service(web::to(routes::unknown_route)),
         );
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use actix_web::{test, App};
+    use integra_memory::{MemoryBus, MemoryStore};
+    use integra_prometheus::PrometheusSink;
+    use integra_services::{HubConfig, MessageConfig, MetricsConfig};
+    use utoipa::OpenApi;
+
+    use super::*;
+
+    fn state() -> web::Data<AppState> {
+        let ports = Ports::new(
+            Arc::new(MemoryStore::new(None)),
+            Arc::new(MemoryBus::default()),
+            Arc::new(PrometheusSink::new()),
+        );
+        let (hub, events) = Hub::new(ports.clone(), HubConfig::default());
+        web::Data::new(AppState {
+            messages: Arc::new(MessageService::new(
+                ports.clone(),
+                events.clone(),
+                MessageConfig::default(),
+            )),
+            metrics: Arc::new(MetricsService::new(ports.clone(), MetricsConfig::default())),
+            alerts: Arc::new(AlertService::new(
+                ports.clone(),
+                events,
+                Duration::from_secs(5),
+            )),
+            hub,
+            ports,
+            settings: HttpSettings::default(),
+        })
+    }
+
+    #[actix_rt::test]
+    async fn every_route_of_the_openapi_document_is_mounted() {
+        let app = test::init_service(App::new().configure(|cfg| configure(cfg, state()))).await;
+        let doc = openapi::ApiDoc::openapi();
+        let mut checked = 0;
+        for (path, item) in &doc.paths.paths {
+            let concrete = path.replace("{id}", "x").replace("{conexao_id}", "x");
+            let methods = [("get", item.get.is_some()), ("post", item.post.is_some())];
+            for (method, present) in methods {
+                if !present {
+                    continue;
+                }
+                let req = match method {
+                    "get" => test::TestRequest::get(),
+                    _ => test::TestRequest::post(),
+                };
+                let res = test::call_service(&app, req.uri(&concrete).to_request()).await;
+                let body = test::read_body(res).await;
+                let text = String::from_utf8_lossy(&body);
+                assert!(
+                    !text.contains("no route for"),
+                    "{method} {path} is documented but not mounted"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 16);
+    }
+
+    #[actix_rt::test]
+    async fn the_routes_mount_inside_another_application_beside_its_own() {
+        let app = test::init_service(
+            App::new()
+                .route("/theirs", web::get().to(|| async { "their route" }))
+                .configure(|cfg| configure(cfg, state())),
+        )
+        .await;
+        let theirs =
+            test::call_service(&app, test::TestRequest::get().uri("/theirs").to_request()).await;
+        assert_eq!(test::read_body(theirs).await, "their route");
+        let ours =
+            test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+        assert!(ours.status().is_success());
+    }
+
+    #[actix_rt::test]
+    async fn extractor_failures_are_problem_documents() {
+        let app = test::init_service(App::new().configure(|cfg| configure(cfg, state()))).await;
+        let cases = [
+            (
+                test::TestRequest::post()
+                    .uri("/messages")
+                    .insert_header(("content-type", "text/plain"))
+                    .set_payload("x"),
+                415,
+            ),
+            (
+                test::TestRequest::post()
+                    .uri("/messages")
+                    .insert_header(("content-type", "application/json"))
+                    .set_payload("{"),
+                400,
+            ),
+            (test::TestRequest::get().uri("/alerts?skip=many"), 400),
+            (test::TestRequest::get().uri("/nowhere"), 404),
+        ];
+        for (req, status) in cases {
+            let res = test::call_service(&app, req.to_request()).await;
+            assert_eq!(res.status().as_u16(), status);
+            assert_eq!(
+                res.headers().get("content-type").unwrap(),
+                "application/problem+json"
+            );
+            let body: serde_json::Value =
+                serde_json::from_slice(&test::read_body(res).await).unwrap();
+            assert_eq!(body["status"], status);
+            assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        }
+    }
+}
