@@ -14,7 +14,8 @@ scripts/services.sh >&2
 if ! command -v wrk >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null
 fi
-cargo build -q --release -p integra-server -p integra-http --example bare -p integra-redis --example store_bench
+# --bins as well: selecting examples alone would build no server binary.
+cargo build -q --release -p integra-server --bins -p integra-http --example bare -p integra-redis --example store_bench
 
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
@@ -26,7 +27,7 @@ bench_store() {
   echo '```'
   redis-benchmark -q -n 200000 -c "$CONNECTIONS" -t set,get,zadd | tr '\r' '\n' | grep -E "requests per second" | sed 's/^ *//'
   redis-benchmark -q -n 200000 -c "$CONNECTIONS" EVAL "redis.call('SET', KEYS[1], ARGV[1]) redis.call('ZADD', KEYS[2], 1, ARGV[1]) return 1" 2 "b:{k}" "b:{z}" v \
-    | tr '\r' '\n' | grep -E "requests per second" | sed 's/^ *//; s/^EVAL[^:]*:/EVAL (SET + ZADD in Lua):/'
+    | tr '\r' '\n' | grep -E "requests per second" | sed 's/^ *//; s/^EVAL.*: \([0-9.]* requests per second\)/EVAL of a SET + ZADD script: \1/'
   echo '```'
   echo
   target/release/examples/store_bench
@@ -45,8 +46,14 @@ wrk_run() { # name url
 }
 
 bench_http() {
-  local prefix="bench$(date +%s)." bare_pid server_pid
+  local prefix="bench$(date +%s)." bare_pid server_pid port
   declare -gA RPS
+  for port in 18000 18080; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port is already in use: stop what listens there first" >&2
+      exit 1
+    fi
+  done
   target/release/examples/bare 127.0.0.1:18000 & bare_pid=$!
   INTEGRA__SERVER__BIND=127.0.0.1:18080 INTEGRA__LOG__LEVEL=warn \
   INTEGRA__STORE__BACKEND=redis INTEGRA__STORE__KEY_PREFIX="$prefix" \

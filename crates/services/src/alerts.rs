@@ -86,19 +86,10 @@ impl AlertService {
         let alerta = Alerta::raise(input, now)?;
         let stored = StoredAlert {
             alerta,
-            pending: Some(PendingEvent {
-                evento: CRIADO.into(),
-                since: Some(now),
-            }),
+            pending: Some(PendingEvent::taken(CRIADO)),
         };
         let doc = alert_doc(&stored)?;
-        let mut current = match self
-            .ports
-            .store
-            .insert(&doc)
-            .await
-            .map_err(self.ports.store_failed("insert"))?
-        {
+        let mut current = match self.ports.insert(&doc).await? {
             Insert::Created => return Ok((AlertOutcome::Created, self.deliver(stored, 1).await?)),
             Insert::Exists(v) => v,
         };
@@ -124,17 +115,8 @@ impl AlertService {
             if !alert.alerta.reopen(Timestamp::now()) {
                 return Ok((AlertOutcome::Existing, alert.alerta));
             }
-            alert.pending = Some(PendingEvent {
-                evento: REABERTO.into(),
-                since: Some(Timestamp::now()),
-            });
-            match self
-                .ports
-                .store
-                .replace(&alert_doc(&alert)?, rev)
-                .await
-                .map_err(self.ports.store_failed("replace"))?
-            {
+            alert.pending = Some(PendingEvent::taken(REABERTO));
+            match self.ports.replace(&alert_doc(&alert)?, rev).await? {
                 Replace::Done(rev) => {
                     return Ok((AlertOutcome::Reopened, self.deliver(alert, rev).await?))
                 }
@@ -172,17 +154,8 @@ impl AlertService {
             if !alert.alerta.resolve(Timestamp::now()) {
                 return Ok(alert.alerta);
             }
-            alert.pending = Some(PendingEvent {
-                evento: RESOLVIDO.into(),
-                since: Some(Timestamp::now()),
-            });
-            match self
-                .ports
-                .store
-                .replace(&alert_doc(&alert)?, rev)
-                .await
-                .map_err(self.ports.store_failed("replace"))?
-            {
+            alert.pending = Some(PendingEvent::taken(RESOLVIDO));
+            match self.ports.replace(&alert_doc(&alert)?, rev).await? {
                 Replace::Done(rev) => return self.deliver(alert, rev).await,
                 Replace::Stale(Some(v)) => current = v,
                 Replace::Stale(None) => return Err(ServiceError::NotFound(format!("alert {id}"))),
@@ -213,17 +186,8 @@ impl AlertService {
             )));
         }
         let mut taken = alert.clone();
-        taken.pending = Some(PendingEvent {
-            evento: pending.evento.clone(),
-            since: Some(now),
-        });
-        match self
-            .ports
-            .store
-            .replace(&alert_doc(&taken)?, stored.rev)
-            .await
-            .map_err(self.ports.store_failed("replace"))?
-        {
+        taken.pending = Some(PendingEvent::taken(&pending.evento));
+        match self.ports.replace(&alert_doc(&taken)?, stored.rev).await? {
             Replace::Done(rev) => {
                 let evento = pending.evento.clone();
                 Ok(Settled::Delivered {
@@ -264,14 +228,13 @@ impl AlertService {
                 self.events.emit(evento);
                 // Clearing the event is bookkeeping: if it fails, the next request publishes the
                 // event once more, which is better than losing it.
-                match self.ports.store.replace(&alert_doc(&alert)?, rev).await {
+                match self.ports.replace(&alert_doc(&alert)?, rev).await {
                     Ok(Replace::Done(_)) => {}
                     Ok(Replace::Stale(_)) => {
                         tracing::warn!(id = %alert.alerta.id, "alert changed before its event was cleared")
                     }
-                    Err(e) => {
-                        self.ports.metrics.store_error("replace");
-                        tracing::warn!(id = %alert.alerta.id, error = %e, "could not clear a published event");
+                    Err(_) => {
+                        tracing::warn!(id = %alert.alerta.id, "could not clear a published event")
                     }
                 }
                 Ok(alert.alerta)
@@ -281,9 +244,8 @@ impl AlertService {
                     evento: pending.evento,
                     since: None,
                 });
-                if let Err(e) = self.ports.store.replace(&alert_doc(&alert)?, rev).await {
-                    self.ports.metrics.store_error("replace");
-                    tracing::warn!(id = %alert.alerta.id, error = %e, "could not release a failed event; it is retried after its lease");
+                if self.ports.replace(&alert_doc(&alert)?, rev).await.is_err() {
+                    tracing::warn!(id = %alert.alerta.id, "could not release a failed event; it is retried after its lease");
                 }
                 Err(ServiceError::Publish {
                     id: Some(alert.alerta.id.to_string()),
@@ -295,10 +257,8 @@ impl AlertService {
 
     async fn fetch(&self, id: &str) -> Result<Versioned, ServiceError> {
         self.ports
-            .store
             .get(Collection::Alerts, id)
-            .await
-            .map_err(self.ports.store_failed("get"))?
+            .await?
             .ok_or_else(|| ServiceError::NotFound(format!("alert {id}")))
     }
 
@@ -329,12 +289,7 @@ impl AlertService {
             limit: paging.limit,
             ascending: false,
         };
-        let docs = self
-            .ports
-            .store
-            .list(&page)
-            .await
-            .map_err(self.ports.store_failed("list"))?;
+        let docs = self.ports.list(&page).await?;
         docs.iter()
             .map(|v| decode::<StoredAlert>(&v.body).map(|s| s.alerta))
             .collect()

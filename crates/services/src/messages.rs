@@ -4,12 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integra_domain::{
-    Evento, KafkaCoords, Mensagem, NovaMensagem, StatusMensagem, Timestamp, TipoMensagem,
+    KafkaCoords, Mensagem, NovaMensagem, StatusMensagem, Timestamp, TipoMensagem,
 };
-use integra_ports::{Collection, Insert, Outbound, Page, Replace, Versioned};
+use integra_ports::{Collection, Document, Insert, Outbound, Page, Replace, Versioned};
 
 use crate::records::{decode, message_doc, message_index};
 use crate::{topics, Events, Paging, Ports, ServiceError};
+
+/// The event of a message's status change.
+const UPDATED: &str = "mensagem.atualizada";
 
 /// How messages are published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,16 +86,10 @@ impl MessageService {
         let now = Timestamp::now();
         let message = Mensagem::accept(input, now)?;
         let doc = message_doc(&message)?;
-        match self
-            .ports
-            .store
-            .insert(&doc)
-            .await
-            .map_err(self.ports.store_failed("insert"))?
-        {
+        match self.ports.insert(&doc).await? {
             Insert::Created => {
-                self.events.emit(Evento::MensagemAtualizada(&message));
-                self.publish(message, 1).await.map(Sent::Created)
+                self.events.emit_json(UPDATED, &doc.body);
+                self.publish(message, 1, doc.body).await.map(Sent::Created)
             }
             Insert::Exists(stored) => self.resend(&message, stored, now).await,
         }
@@ -139,16 +136,10 @@ impl MessageService {
     ) -> Result<Mensagem, ServiceError> {
         message.begin_attempt(now)?;
         let doc = message_doc(&message)?;
-        match self
-            .ports
-            .store
-            .replace(&doc, rev)
-            .await
-            .map_err(self.ports.store_failed("replace"))?
-        {
+        match self.ports.replace(&doc, rev).await? {
             Replace::Done(rev) => {
-                self.events.emit(Evento::MensagemAtualizada(&message));
-                self.publish(message, rev).await
+                self.events.emit_json(UPDATED, &doc.body);
+                self.publish(message, rev, doc.body).await
             }
             Replace::Stale(_) => Err(ServiceError::Conflict(format!(
                 "message {} is being sent",
@@ -157,9 +148,15 @@ impl MessageService {
         }
     }
 
-    /// Publishes a claimed message and stores the outcome.
-    async fn publish(&self, mut message: Mensagem, rev: u64) -> Result<Mensagem, ServiceError> {
-        let record = outbound(&message)?;
+    /// Publishes a claimed message (`body`: its stored JSON, which is also the record's value)
+    /// and stores the outcome.
+    async fn publish(
+        &self,
+        mut message: Mensagem,
+        rev: u64,
+        body: String,
+    ) -> Result<Mensagem, ServiceError> {
+        let record = outbound(&message, body);
         let published = self
             .ports
             .publish(&record, self.config.publish_timeout)
@@ -182,8 +179,9 @@ impl MessageService {
                 Some(e)
             }
         };
-        self.save_outcome(&message, rev).await?;
-        self.events.emit(Evento::MensagemAtualizada(&message));
+        let doc = message_doc(&message)?;
+        self.save_outcome(&doc, rev).await?;
+        self.events.emit_json(UPDATED, &doc.body);
         match failure {
             None => Ok(message),
             Some(source) => Err(ServiceError::Publish {
@@ -195,18 +193,11 @@ impl MessageService {
 
     /// Stores the final status of an attempt. The claim guarantees the revision is still ours:
     /// no one takes a message over before its lease, which outlasts the publish timeout.
-    async fn save_outcome(&self, message: &Mensagem, rev: u64) -> Result<(), ServiceError> {
-        let doc = message_doc(message)?;
-        match self
-            .ports
-            .store
-            .replace(&doc, rev)
-            .await
-            .map_err(self.ports.store_failed("replace"))?
-        {
+    async fn save_outcome(&self, doc: &Document, rev: u64) -> Result<(), ServiceError> {
+        match self.ports.replace(doc, rev).await? {
             Replace::Done(_) => Ok(()),
             Replace::Stale(_) => {
-                tracing::warn!(id = %message.id, "message was taken over before its outcome was saved");
+                tracing::warn!(id = %doc.id, "message was taken over before its outcome was saved");
                 Ok(())
             }
         }
@@ -217,13 +208,7 @@ impl MessageService {
     /// # Errors
     /// [`ServiceError::NotFound`], or [`ServiceError::Store`].
     pub async fn get(&self, id: &str) -> Result<Mensagem, ServiceError> {
-        match self
-            .ports
-            .store
-            .get(Collection::Messages, id)
-            .await
-            .map_err(self.ports.store_failed("get"))?
-        {
+        match self.ports.get(Collection::Messages, id).await? {
             Some(v) => decode(&v.body),
             None => Err(ServiceError::NotFound(format!("message {id}"))),
         }
@@ -247,12 +232,7 @@ impl MessageService {
             limit: paging.limit,
             ascending: false,
         };
-        let docs = self
-            .ports
-            .store
-            .list(&page)
-            .await
-            .map_err(self.ports.store_failed("list"))?;
+        let docs = self.ports.list(&page).await?;
         docs.iter().map(|v| decode(&v.body)).collect()
     }
 
@@ -276,12 +256,7 @@ impl MessageService {
                 limit: BATCH,
                 ascending: true,
             };
-            let docs = self
-                .ports
-                .store
-                .list(&page)
-                .await
-                .map_err(self.ports.store_failed("list"))?;
+            let docs = self.ports.list(&page).await?;
             let now = Timestamp::now();
             let mut kept = 0;
             for doc in &docs {
@@ -327,17 +302,17 @@ impl MessageService {
 }
 
 /// The bus record of a message: key = id, value = its JSON, headers content-type, tipo, id.
-fn outbound(m: &Mensagem) -> Result<Outbound, ServiceError> {
-    Ok(Outbound {
+fn outbound(m: &Mensagem, json: String) -> Outbound {
+    Outbound {
         topic: topics::messages(m.tipo),
         key: m.id.to_string(),
-        payload: serde_json::to_vec(m).map_err(|e| ServiceError::Corrupt(e.to_string()))?,
+        payload: json.into_bytes(),
         headers: vec![
             ("content-type".to_owned(), "application/json".to_owned()),
             ("tipo".to_owned(), m.tipo.to_string()),
             ("id".to_owned(), m.id.to_string()),
         ],
-    })
+    }
 }
 
 #[cfg(test)]

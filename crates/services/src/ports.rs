@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integra_ports::{Bus, BusError, Delivery, MetricSink, Outbound, Store, StoreError};
+use integra_ports::{
+    Bus, BusError, Collection, Delivery, Document, Insert, MetricSink, Outbound, Page, Replace,
+    Store, StoreError, Versioned,
+};
 
 /// The three ports, shared by the services. Cloning is cheap.
 #[derive(Clone)]
@@ -67,5 +70,45 @@ impl Ports {
             tracing::warn!(operation, error = %e, "store operation failed");
             e
         }
+    }
+
+    /// [`Store::insert`], counted and logged when it fails.
+    pub(crate) async fn insert(&self, doc: &Document) -> Result<Insert, StoreError> {
+        self.store
+            .insert(doc)
+            .await
+            .map_err(self.store_failed("insert"))
+    }
+
+    /// [`Store::replace`], counted and logged when it fails.
+    pub(crate) async fn replace(
+        &self,
+        doc: &Document,
+        expected: u64,
+    ) -> Result<Replace, StoreError> {
+        self.store
+            .replace(doc, expected)
+            .await
+            .map_err(self.store_failed("replace"))
+    }
+
+    /// [`Store::get`], counted and logged when it fails.
+    pub(crate) async fn get(
+        &self,
+        collection: Collection,
+        id: &str,
+    ) -> Result<Option<Versioned>, StoreError> {
+        self.store
+            .get(collection, id)
+            .await
+            .map_err(self.store_failed("get"))
+    }
+
+    /// [`Store::list`], counted and logged when it fails.
+    pub(crate) async fn list(&self, page: &Page) -> Result<Vec<Versioned>, StoreError> {
+        self.store
+            .list(page)
+            .await
+            .map_err(self.store_failed("list"))
     }
 }

@@ -74,6 +74,16 @@ pub(crate) struct PendingEvent {
     pub since: Option<Timestamp>,
 }
 
+impl PendingEvent {
+    /// `evento`, taken up now by the caller.
+    pub fn taken(evento: &str) -> Self {
+        Self {
+            evento: evento.to_owned(),
+            since: Some(Timestamp::now()),
+        }
+    }
+}
+
 /// An alert as stored: the alert and the event it still owes, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct StoredAlert {

@@ -9,22 +9,29 @@ local function each_name(names, f)
   for name in string.gmatch(names, '[^\n]+') do f(name) end
 end
 
--- Writes a document and moves it between indexes, all in this one atomic script.
+-- Writes a document and moves it between indexes, all in this one atomic script. Only the
+-- indexes that change are touched: a status change moves the id out of two and into two.
 local function write(P, C, id, body, created, ttl, now, names)
   local members = P..'members:'..C
   local old = redis.call('HGET', members, id)
+  local kept = {}
   if old then
-    each_name(old, function(name) redis.call('ZREM', P..'idx:'..C..':'..name, id) end)
+    local new = {}
+    each_name(names, function(name) new[name] = true end)
+    each_name(old, function(name)
+      if new[name] then kept[name] = true else redis.call('ZREM', P..'idx:'..C..':'..name, id) end
+    end)
   end
   if ttl > 0 then
     redis.call('SET', P..C..':'..id, body, 'PX', ttl)
     redis.call('ZADD', P..'exp:'..C, now + ttl, id)
   else
     redis.call('SET', P..C..':'..id, body)
-    redis.call('ZREM', P..'exp:'..C, id)
   end
-  each_name(names, function(name) redis.call('ZADD', P..'idx:'..C..':'..name, created, id) end)
-  redis.call('HSET', members, id, names)
+  each_name(names, function(name)
+    if not kept[name] then redis.call('ZADD', P..'idx:'..C..':'..name, created, id) end
+  end)
+  if old ~= names then redis.call('HSET', members, id, names) end
 end
 
 -- Removes up to `max` expired documents from their indexes, oldest expiry first.
