@@ -159,3 +159,73 @@ impl ResponseError for ApiError {
         response.body(serde_json::to_string(&problem).unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_maps_to_the_contracts_status_and_a_problem_body() {
+        let cases: Vec<(ApiError, u16)> = vec![
+            (ApiError::BadRequest("x".into()), 400),
+            (ApiError::Unauthorized, 401),
+            (ApiError::NotFound("x".into()), 404),
+            (ApiError::Conflict("x".into()), 409),
+            (ApiError::PayloadTooLarge(10), 413),
+            (ApiError::UnsupportedMediaType("x".into()), 415),
+            (
+                ApiError::Invalid {
+                    field: "f".into(),
+                    reason: "r".into(),
+                },
+                422,
+            ),
+            (
+                ApiError::Bus {
+                    id: Some("m".into()),
+                    source: BusError::Rejected("too large".into()),
+                },
+                422,
+            ),
+            (
+                ApiError::Bus {
+                    id: Some("m".into()),
+                    source: BusError::Unavailable("down".into()),
+                },
+                502,
+            ),
+            (
+                ApiError::Bus {
+                    id: Some("m".into()),
+                    source: BusError::Timeout("slow".into()),
+                },
+                504,
+            ),
+            (ApiError::Store(StoreError::Unavailable("down".into())), 503),
+            (ApiError::Store(StoreError::Timeout), 504),
+            (ApiError::Overloaded("full".into()), 503),
+            (ApiError::Corrupt("bad".into()), 503),
+        ];
+        for (error, status) in cases {
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), status, "{error:?}");
+            assert_eq!(
+                response.headers().get(header::CONTENT_TYPE).unwrap(),
+                "application/problem+json"
+            );
+        }
+    }
+
+    #[test]
+    fn server_errors_tell_the_client_what_it_can_use_not_the_internals() {
+        let error = ApiError::Store(StoreError::Unavailable(
+            "redis: IO error 10.0.0.7:6379 refused".into(),
+        ));
+        assert_eq!(error.detail(), "the store is unavailable");
+        let bus = ApiError::Bus {
+            id: Some("m1".into()),
+            source: BusError::Unavailable("broker kafka-3 down".into()),
+        };
+        assert!(!bus.detail().contains("kafka-3"));
+    }
+}
