@@ -459,18 +459,15 @@ pub fn shared_brokers() -> String {
     std::env::var("INTEGRA_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
-/// A fresh prefix, for keys and topics no other test uses.
+/// A fresh prefix, for keys and topics no other test (of this run or another) uses.
 pub fn unique_prefix() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let salt = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
     format!(
-        "e2e{}{}.",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos() ^ u128::from(rand_u32())
+        "e2e{:x}{}.",
+        salt & 0xffff_ffff,
+        NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(u64::from(std::process::id()));
-    u32::try_from(h.finish() & 0xffff_ffff).unwrap()
 }
