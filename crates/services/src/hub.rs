@@ -218,8 +218,8 @@ impl Hub {
         let id = Id::generate().to_string();
         let (tx, rx) = mpsc::channel(self.inner.config.max_queue.max(1));
         let (close, close_rx) = watch::channel(None);
-        let hello =
-            serde_json::json!({"evento": "conectado", "dados": {"conexao_id": id}}).to_string();
+        // Generated ids are UUIDs: nothing in them needs escaping.
+        let hello = format!(r#"{{"evento":"conectado","dados":{{"conexao_id":"{id}"}}}}"#);
         let _ = tx.try_send(Arc::from(hello));
         let open = {
             let mut conns = self
