@@ -203,7 +203,7 @@ where
 
 /// GET `url`.
 pub async fn get(url: &str) -> Reply {
-    read(client().get(url).send().await.unwrap()).await
+    get_with(url, &[]).await
 }
 
 /// GET `url` with headers.

@@ -93,24 +93,9 @@ async fn alert_events_are_published_on_alerts() {
     let prefix = unique_prefix();
     let s = start(&env(&shared_brokers(), &prefix)).await;
     let mut alerts = subscribe(&prefix, "alerts").await;
-    assert_eq!(
-        post(
-            &s.url("/alerts"),
-            &json!({"id": "a1", "titulo": "t", "severidade": "critica"})
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        post(
-            &s.url("/alerts"),
-            &json!({"id": "a1", "titulo": "t", "severidade": "critica"})
-        )
-        .await
-        .status,
-        200
-    );
+    let alert = json!({"id": "a1", "titulo": "t", "severidade": "critica"});
+    assert_eq!(post(&s.url("/alerts"), &alert).await.status, 201);
+    assert_eq!(post(&s.url("/alerts"), &alert).await.status, 200);
     assert_eq!(
         post(&s.url("/alerts/a1/resolve"), &json!({})).await.status,
         200

@@ -92,6 +92,15 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         Value::Array(items) => items.iter_mut().for_each(drop_owned_fields),
         item => drop_owned_fields(item),
     }
+    from_value(value)
+}
+
+/// Reads an already parsed JSON document (server-owned fields already dropped) into `T`; an
+/// invalid field is a 422 naming it.
+///
+/// # Errors
+/// [`ApiError::Invalid`].
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();

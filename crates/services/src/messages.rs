@@ -294,11 +294,6 @@ impl MessageService {
             }
         })
     }
-
-    /// The configuration this service runs with.
-    pub fn config(&self) -> MessageConfig {
-        self.config
-    }
 }
 
 /// The bus record of a message: key = id, value = its JSON, headers content-type, tipo, id.

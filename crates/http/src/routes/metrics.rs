@@ -34,14 +34,13 @@ pub(crate) async fn record_metrics(
     state: web::Data<AppState>,
     body: JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let raw = serde_json::to_vec(&body.0).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(match body.0 {
+    Ok(match &body.0 {
         Value::Array(_) => {
-            let batch: Vec<NovaMetrica> = extract::parse(&raw)?;
+            let batch: Vec<NovaMetrica> = extract::from_value(body.0)?;
             HttpResponse::Created().json(state.metrics.record_batch(batch).await?)
         }
         Value::Object(_) => {
-            let one: NovaMetrica = extract::parse(&raw)?;
+            let one: NovaMetrica = extract::from_value(body.0)?;
             HttpResponse::Created().json(state.metrics.record(one).await?)
         }
         _ => {
