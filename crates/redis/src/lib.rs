@@ -154,17 +154,46 @@ impl RedisStore {
         format!("{}{}:{id}", self.prefix, collection.key())
     }
 
-    fn write_args(&self, doc: &Document, rev: u64) -> Vec<Value> {
-        vec![
-            self.prefix.as_str().into(),
-            doc.collection.key().into(),
+    /// `P C:`: a document's key is this and its id.
+    fn doc_prefix(&self, collection: Collection) -> String {
+        format!("{}{}:", self.prefix, collection.key())
+    }
+
+    /// `P idx:C:`: an index's key is this and its name.
+    fn index_prefix(&self, collection: Collection) -> String {
+        format!("{}idx:{}:", self.prefix, collection.key())
+    }
+
+    /// The keys a list or a trim touches besides the index: the expiry set and the members hash.
+    fn bookkeeping_keys(&self, collection: Collection) -> [String; 2] {
+        [
+            format!("{}exp:{}", self.prefix, collection.key()),
+            format!("{}members:{}", self.prefix, collection.key()),
+        ]
+    }
+
+    /// The keys and arguments of a write (see `write` in `lua/lib.lua`).
+    fn write_call(&self, doc: &Document, rev: u64) -> (Vec<String>, Vec<Value>) {
+        let c = doc.collection;
+        let index_prefix = self.index_prefix(c);
+        let [exp, members] = self.bookkeeping_keys(c);
+        let mut keys = Vec::with_capacity(3 + doc.indexes.len());
+        keys.extend([self.doc_key(c, &doc.id), exp, members]);
+        keys.extend(
+            doc.indexes
+                .iter()
+                .map(|name| format!("{index_prefix}{name}")),
+        );
+        let args = vec![
             doc.id.as_str().into(),
             with_rev(&doc.body, rev).into(),
             doc.created_ms.into(),
             self.ttl_ms.into(),
             Timestamp::now().millis().into(),
             doc.indexes.join("\n").into(),
-        ]
+            index_prefix.into(),
+        ];
+        (keys, args)
     }
 }
 
@@ -201,11 +230,12 @@ fn text(value: Value) -> Option<String> {
 #[async_trait]
 impl Store for RedisStore {
     async fn insert(&self, doc: &Document) -> Result<Insert, StoreError> {
-        let key = self.doc_key(doc.collection, &doc.id);
+        let (keys, mut args) = self.write_call(doc, 1);
+        args.push(self.doc_prefix(doc.collection).into());
         let reply: Value = self
             .scripts
             .insert
-            .evalsha_with_reload(self.client()?, vec![key], self.write_args(doc, 1))
+            .evalsha_with_reload(self.client()?, keys, args)
             .await
             .map_err(|e| self.fail(&e))?;
         match text(reply) {
@@ -215,13 +245,12 @@ impl Store for RedisStore {
     }
 
     async fn replace(&self, doc: &Document, expected: u64) -> Result<Replace, StoreError> {
-        let key = self.doc_key(doc.collection, &doc.id);
-        let mut args = self.write_args(doc, expected + 1);
+        let (keys, mut args) = self.write_call(doc, expected + 1);
         args.push(i64::try_from(expected).unwrap_or(i64::MAX).into());
         let reply: Value = self
             .scripts
             .replace
-            .evalsha_with_reload(self.client()?, vec![key], args)
+            .evalsha_with_reload(self.client()?, keys, args)
             .await
             .map_err(|e| self.fail(&e))?;
         match reply {
@@ -248,21 +277,24 @@ impl Store for RedisStore {
     async fn list(&self, page: &Page) -> Result<Vec<Versioned>, StoreError> {
         let bound =
             |ms: Option<i64>, open: &str| ms.map_or_else(|| open.to_owned(), |v| v.to_string());
+        let c = page.collection;
+        let index_prefix = self.index_prefix(c);
+        let [exp, members] = self.bookkeeping_keys(c);
+        let keys = vec![format!("{index_prefix}{}", page.index), exp, members];
         let args: Vec<Value> = vec![
-            self.prefix.as_str().into(),
-            page.collection.key().into(),
-            page.index.as_str().into(),
             bound(page.from_ms, "-inf").into(),
             bound(page.to_ms, "+inf").into(),
             i64::try_from(page.skip).unwrap_or(i64::MAX).into(),
             i64::try_from(page.limit).unwrap_or(i64::MAX).into(),
             if page.ascending { "1" } else { "0" }.into(),
             Timestamp::now().millis().into(),
+            self.doc_prefix(c).into(),
+            index_prefix.into(),
         ];
         let reply: Vec<Value> = self
             .scripts
             .list
-            .evalsha_with_reload(self.client()?, Vec::<String>::new(), args)
+            .evalsha_with_reload(self.client()?, keys, args)
             .await
             .map_err(|e| self.fail(&e))?;
         reply

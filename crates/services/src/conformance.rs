@@ -50,6 +50,7 @@ macro_rules! store_conformance {
             a_replace_moves_the_document_between_indexes,
             time_ranges_are_inclusive,
             expired_documents_leave_get_and_every_index,
+            an_id_reused_after_expiry_is_indexed_as_the_new_document_only,
             collections_do_not_share_ids,
             samples_come_back_in_ascending_time_and_equal_samples_both_stay,
             a_name_keeps_the_kind_of_its_first_sample_and_a_bad_batch_stores_nothing,
@@ -373,6 +374,50 @@ pub mod store {
             store.insert(&doc("old", 3, &["all"], "z")).await.unwrap(),
             Insert::Created
         );
+    }
+
+    /// Even when the reuse comes before any trim reached the expired document: 250 expired
+    /// documents are ahead of it, more than the Redis store's trims take at once.
+    pub async fn an_id_reused_after_expiry_is_indexed_as_the_new_document_only(
+        factory: &impl StoreFactory,
+    ) {
+        let store = factory(Some(Duration::from_millis(800))).await;
+        for i in 0..250 {
+            let id = format!("x{i:03}");
+            store.insert(&doc(&id, i, &["all"], "x")).await.unwrap();
+        }
+        store
+            .insert(&doc("r", 1000, &["all", "status:CONCLUIDA"], "old"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        store
+            .insert(&doc("keep", 2000, &["all"], "k"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .insert(&doc("r", 3000, &["all", "status:PROCESSANDO"], "new"))
+                .await
+                .unwrap(),
+            Insert::Created
+        );
+        assert_eq!(
+            ids(&store.list(&page("all", 0, 10)).await.unwrap()),
+            ["r", "keep"]
+        );
+        assert_eq!(
+            ids(&store
+                .list(&page("status:PROCESSANDO", 0, 10))
+                .await
+                .unwrap()),
+            ["r"]
+        );
+        assert!(store
+            .list(&page("status:CONCLUIDA", 0, 10))
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     pub async fn collections_do_not_share_ids(factory: &impl StoreFactory) {

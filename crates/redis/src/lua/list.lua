@@ -1,16 +1,15 @@
 
--- ARGV: P, C, index name, min score, max score, skip, limit, ascending (1|0), now.
+-- KEYS: the index, the expiry set, the members hash. ARGV: min score, max score, skip, limit,
+-- ascending (1|0), now, the document key prefix, the index key prefix.
 -- Returns the documents of one page (nil for one that expired since the last trim).
-local P, C = ARGV[1], ARGV[2]
-trim(P, C, tonumber(ARGV[9]), 1000)
-local key = P..'idx:'..C..':'..ARGV[3]
+trim(KEYS[2], KEYS[3], ARGV[7], ARGV[8], ARGV[6], 1000)
 local ids
-if ARGV[8] == '1' then
-  ids = redis.call('ZRANGEBYSCORE', key, ARGV[4], ARGV[5], 'LIMIT', ARGV[6], ARGV[7])
+if ARGV[5] == '1' then
+  ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', ARGV[3], ARGV[4])
 else
-  ids = redis.call('ZREVRANGEBYSCORE', key, ARGV[5], ARGV[4], 'LIMIT', ARGV[6], ARGV[7])
+  ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[1], 'LIMIT', ARGV[3], ARGV[4])
 end
 if #ids == 0 then return {} end
-local keys = {}
-for i, id in ipairs(ids) do keys[i] = P..C..':'..id end
-return redis.call('MGET', unpack(keys))
+local prefix = ARGV[7]
+for i, id in ipairs(ids) do ids[i] = prefix..id end
+return redis.call('MGET', unpack(ids))
