@@ -36,7 +36,11 @@ use integra_ports::{
     StoreError, Versioned,
 };
 
-const POOL_SIZE: usize = 4;
+/// Connections to Redis. fred pipelines every command in flight on a connection, and Redis runs
+/// one command at a time whatever their number: fewer connections means more commands per
+/// system call on both sides. Two (rather than one) keep a long list reply from holding up every
+/// write. Measured in POST /messages on Redis (BENCHMARKS.md): 1 and 2 beat 4.
+const POOL_SIZE: usize = 2;
 
 /// How to reach Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]
