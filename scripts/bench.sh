@@ -1,24 +1,51 @@
 #!/usr/bin/env bash
 # Integra's benchmarks, each beside a yardstick measured in the same run on the same machine:
-#   1. the Redis store's operations, beside redis-benchmark;
-#   2. POST /messages end to end on Redis + Kafka, beside a bare actix-web JSON handler (wrk).
-# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|http]...
+#   store  the Redis store's operations, beside redis-benchmark;
+#   bus    the Kafka bus alone: 64 publishes in flight, for three linger.ms settings;
+#   http   POST /messages end to end on Redis + Kafka, beside a bare actix-web JSON handler (wrk),
+#          then the same server with one backend at a time, with the CPU each process spent.
+# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http]...
+#
+# Every measured server gets fresh dependencies: a Tansu of its own on BENCH_KAFKA_PORT (19092),
+# started for it and stopped after, and Redis database 15, flushed. The in-memory broker slows
+# down as it fills, so a broker shared across runs would make later runs look worse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CONNECTIONS=${CONNECTIONS:-64}
-DURATION=${DURATION:-20s}
-wanted=("$@"); [ ${#wanted[@]} -eq 0 ] && wanted=(store http)
+DURATION=${DURATION:-20}      # seconds, the headline runs
+SHORT=${SHORT:-10}            # seconds, the one-backend-at-a-time runs
+KAFKA_PORT=${BENCH_KAFKA_PORT:-19092}
+REDIS_URL=redis://127.0.0.1:6379/15
+BENCH_STATE=target/bench/services
+wanted=("$@"); [ ${#wanted[@]} -eq 0 ] && wanted=(store bus http)
 
-scripts/services.sh >&2
+scripts/services.sh redis >&2
 if ! command -v wrk >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null
 fi
 # --bins as well: selecting examples alone would build no server binary.
-cargo build -q --release -p integra-server --bins -p integra-http --example bare -p integra-redis --example store_bench
+cargo build -q --release -p integra-server --bins -p integra-http --example bare \
+  -p integra-redis --example store_bench -p integra-kafka --example publish_bench
 
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
+
+broker_pid() { cat "$BENCH_STATE/tansu.pid" 2>/dev/null || true; }
+
+stop_broker() {
+  local pid; pid=$(broker_pid)
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -f "$BENCH_STATE/tansu.pid"
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null || return 0; sleep 0.1; done
+}
+
+fresh_dependencies() {
+  stop_broker
+  KAFKA_PORT=$KAFKA_PORT INTEGRA_STATE_DIR=$BENCH_STATE scripts/services.sh kafka >&2
+  redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null
+}
+trap stop_broker EXIT
 
 bench_store() {
   echo "### Redis store"
@@ -34,19 +61,71 @@ bench_store() {
   echo
 }
 
-wrk_run() { # name url
-  local out rps p50 p99 errors
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/wrk-post-message.lua "$2")
+bench_bus() {
+  echo "### Kafka bus alone: $CONNECTIONS publishes in flight, each waiting for its acknowledgement"
+  echo
+  fresh_dependencies
+  BENCH_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT target/release/examples/publish_bench
+  stop_broker
+  echo
+}
+
+cpu_ticks() { # pid: user + system clock ticks so far
+  awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# wrk_run name url seconds [server_pid]: one markdown row; with a server pid, the CPU that the
+# server, Redis, the broker and the machine spent per request.
+wrk_run() {
+  local name=$1 url=$2 seconds=$3 server=${4:-} out rps p50 p99 errors
+  local redis_pid broker s0 r0 b0 m0 s1 r1 b1 m1
+  redis_pid=$(pgrep -x redis-server | head -1); broker=$(broker_pid)
+  s0=$(cpu_ticks "${server:-self}"); r0=$(cpu_ticks "$redis_pid"); b0=$(cpu_ticks "${broker:-self}")
+  m0=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --latency -s scripts/wrk-post-message.lua "$url")
+  s1=$(cpu_ticks "${server:-self}"); r1=$(cpu_ticks "$redis_pid"); b1=$(cpu_ticks "${broker:-self}")
+  m1=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); errors=${errors:-0}
-  echo "| $1 | $rps | $p50 | $p99 | $errors |"
-  RPS[$1]=$rps
+  RPS[$name]=$rps
+  if [ -z "$server" ]; then
+    echo "| $name | $rps | $p50 | $p99 | $errors |"
+    return
+  fi
+  local hz; hz=$(getconf CLK_TCK)
+  awk -v name="$name" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v errors="$errors" -v hz="$hz" \
+      -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v b=$((b1 - b0)) -v m=$((m1 - m0)) -v t="$seconds" \
+      -v brk="${broker:+1}" 'BEGIN {
+    n = rps * t; us = 1e6 / hz / n
+    printf "| %s | %s | %s | %s | %s | %.0f | %.0f | %s | %.0f |\n", name, rps, p50, p99, errors,
+      s * us, r * us, (brk ? sprintf("%.0f", b * us) : "-"), m * us
+  }'
+}
+
+# server_run name store bus seconds: starts the server on fresh dependencies, warms it up,
+# measures it, stops it.
+server_run() {
+  local name=$1 store=$2 bus=$3 seconds=$4 pid
+  fresh_dependencies
+  [ "$bus" = kafka ] || stop_broker
+  INTEGRA__SERVER__BIND=127.0.0.1:18080 INTEGRA__LOG__LEVEL=warn \
+  INTEGRA__STORE__BACKEND=$store INTEGRA__STORE__URL=$REDIS_URL \
+  INTEGRA__BUS__BACKEND=$bus INTEGRA__BUS__BROKERS=127.0.0.1:$KAFKA_PORT \
+    target/release/integra-server >/dev/null & pid=$!
+  for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
+  curl -fs http://127.0.0.1:18080/readyz >/dev/null
+  wrk -t2 -c"$CONNECTIONS" -d3s -s scripts/wrk-post-message.lua http://127.0.0.1:18080/messages >/dev/null
+  wrk_run "$name" http://127.0.0.1:18080/messages "$seconds" "$pid"
+  if [ "$store" = redis ] && [ "$bus" = kafka ]; then
+    STORED=$(curl -fs "http://127.0.0.1:18080/messages?status=CONCLUIDA&limit=1" | head -c 400)
+  fi
+  kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
 bench_http() {
-  local prefix="bench$(date +%s)." bare_pid server_pid port
+  local bare_pid port
   declare -gA RPS
   for port in 18000 18080; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -54,35 +133,33 @@ bench_http() {
       exit 1
     fi
   done
+  echo "### POST /messages, $CONNECTIONS connections, wrk on the same 2 cores"
+  echo
   target/release/examples/bare 127.0.0.1:18000 & bare_pid=$!
-  INTEGRA__SERVER__BIND=127.0.0.1:18080 INTEGRA__LOG__LEVEL=warn \
-  INTEGRA__STORE__BACKEND=redis INTEGRA__STORE__KEY_PREFIX="$prefix" \
-  INTEGRA__BUS__BACKEND=kafka INTEGRA__BUS__TOPIC_PREFIX="$prefix" \
-    target/release/integra-server >/dev/null & server_pid=$!
-  trap 'kill $bare_pid $server_pid 2>/dev/null || true' RETURN
-  for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
-  curl -fs http://127.0.0.1:18080/readyz >/dev/null
-  # Warm up both (connections, topic creation, JIT-free but caches and pools).
+  for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/18000) 2>/dev/null && break; sleep 0.1; done
   wrk -t2 -c"$CONNECTIONS" -d3s -s scripts/wrk-post-message.lua http://127.0.0.1:18000/messages >/dev/null
-  wrk -t2 -c"$CONNECTIONS" -d3s -s scripts/wrk-post-message.lua http://127.0.0.1:18080/messages >/dev/null
-  echo "### POST /messages, $CONNECTIONS connections, $DURATION, wrk on the same 2 cores"
-  echo
-  echo "| server | requests/s | p50 | p99 | non-2xx |"
+  echo "| server, ${DURATION} s | requests/s | p50 | p99 | non-2xx |"
   echo "|---|---|---|---|---|"
-  wrk_run "bare actix-web JSON handler" http://127.0.0.1:18000/messages
-  wrk_run "integra-server, Redis + Kafka (Tansu)" http://127.0.0.1:18080/messages
+  wrk_run "bare actix-web JSON handler" http://127.0.0.1:18000/messages "$DURATION"
+  kill "$bare_pid"; wait "$bare_pid" 2>/dev/null || true
   echo
-  awk -v a="${RPS[integra-server, Redis + Kafka (Tansu)]}" -v b="${RPS[bare actix-web JSON handler]}" \
-    'BEGIN { printf "integra / bare: %.3f (1/%.1f)\n", a / b, b / a }'
-  local stored
-  stored=$(curl -fs "http://127.0.0.1:18080/messages?status=CONCLUIDA&limit=1" | head -c 300)
+  echo "| server | requests/s | p50 | p99 | non-2xx | server CPU µs/req | Redis µs/req | broker µs/req | whole machine µs/req |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  server_run "integra-server, Redis + Kafka (Tansu), ${DURATION} s" redis kafka "$DURATION"
+  server_run "memory + memory, ${SHORT} s" memory memory "$SHORT"
+  server_run "Redis + memory, ${SHORT} s" redis memory "$SHORT"
+  server_run "memory + Kafka, ${SHORT} s" memory kafka "$SHORT"
   echo
-  echo "a message as stored after the run: \`$stored\`"
+  awk -v a="${RPS[integra-server, Redis + Kafka (Tansu), ${DURATION} s]}" -v b="${RPS[bare actix-web JSON handler]}" \
+    'BEGIN { printf "integra (Redis + Kafka) / bare: %.3f (1/%.1f)\n", a / b, b / a }'
+  echo
+  echo "a message as stored after the run: \`${STORED:-}\`"
 }
 
 for w in "${wanted[@]}"; do
   case "$w" in
     store) bench_store ;;
+    bus) bench_bus ;;
     http) bench_http ;;
     *) echo "unknown benchmark $w" >&2; exit 2 ;;
   esac
