@@ -42,6 +42,10 @@ stop_broker() {
 
 fresh_dependencies() {
   stop_broker
+  if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
+    echo "port $KAFKA_PORT is taken by a broker this script did not start: stop it first" >&2
+    exit 1
+  fi
   KAFKA_PORT=$KAFKA_PORT INTEGRA_STATE_DIR=$BENCH_STATE scripts/services.sh kafka >&2
   redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null
 }

@@ -97,6 +97,7 @@ async fn page_latency(
 async fn flush(url: &str) {
     let status = tokio::process::Command::new("redis-cli")
         .args(["-u", url, "FLUSHDB"])
+        .stdout(std::process::Stdio::null())
         .status()
         .await
         .unwrap();
