@@ -89,6 +89,12 @@ impl Application {
         };
         let (hub, events) = Hub::new(ports.clone(), hub_config);
         let hub_tasks = hub.start();
+        // Serving before the fan-out subscription is live would lose the first broadcasts and
+        // events; a bus that is down must not keep the server from starting, though (/readyz
+        // reports it).
+        if !hub.wait_subscribed(publish_timeout).await {
+            tracing::warn!("the WebSocket fan-out subscription is not live yet; serving anyway");
+        }
         let message_config = MessageConfig {
             publish_timeout,
             ..MessageConfig::default()

@@ -25,6 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. The hub, whose event handle the services use to announce changes.
     let (hub, events) = Hub::new(ports.clone(), HubConfig::default());
     let _hub_tasks = hub.start();
+    // Events published before the hub's subscription is live would not reach its connections.
+    if !hub.wait_subscribed(Duration::from_secs(5)).await {
+        return Err("the hub's fan-out subscription did not start".into());
+    }
     let mut watcher = hub.connect().await?;
 
     // 3. A service, and a send.

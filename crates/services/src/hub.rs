@@ -320,6 +320,21 @@ impl Hub {
         last != i64::MIN && Timestamp::now().millis().saturating_sub(last) <= stall
     }
 
+    /// Waits, at most `within`, until the fan-out subscription is live: it has received this
+    /// instance's own heartbeat, so what is published from now on reaches this instance's
+    /// connections. Returns whether it is. Texts and events published before that are not
+    /// delivered here.
+    pub async fn wait_subscribed(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.subscription_healthy() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// Closes every connection of this instance with `reason`.
     pub fn close_all(&self, reason: CloseReason) {
         let slots: Vec<_> = self

@@ -40,13 +40,12 @@ async fn text(conn: &mut Connection) -> String {
 }
 
 async fn ready(hubs: &[&Hub]) {
-    for _ in 0..200 {
-        if hubs.iter().all(|h| h.subscription_healthy()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    for hub in hubs {
+        assert!(
+            hub.wait_subscribed(Duration::from_secs(2)).await,
+            "subscription never became live"
+        );
     }
-    panic!("subscriptions never became healthy");
 }
 
 #[tokio::test]
@@ -193,6 +192,6 @@ async fn a_subscription_that_delivers_nothing_is_reported_stalled() {
     store.expect_put_presence().returning(|_, _, _| Ok(()));
     let (hub, _) = Hub::new(mocked(store, bus), config(4, 4));
     let _tasks = hub.start();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!hub.wait_subscribed(Duration::from_millis(200)).await);
     assert!(!hub.subscription_healthy());
 }
