@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use integra_services::{Connection, Hub, Outgoing};
 use serde_json::json;
 
+use crate::openapi::answers::Unauthorized;
 use crate::openapi::Problem;
 use crate::{ApiError, AppState, WsSettings};
 
@@ -22,7 +23,7 @@ use crate::{ApiError, AppState, WsSettings};
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket upgrade", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 503, description = "ws.max_connections reached", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -8,25 +8,24 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{boolean, optional, paging, timestamp};
-use crate::openapi::Problem;
+use crate::openapi::answers::{
+    BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
+};
 use crate::{ApiError, AppState, JsonBody};
 
-/// Raises an alert; the same id while open is deduplicated, while resolved it reopens.
+/// Raises an alert; the same id while open is deduplicated, while resolved it reopens. When the bus
+/// refuses, the alert stays stored and a retry with the same id publishes its event.
 #[utoipa::path(
     tag = "alerts",
     request_body = NovoAlerta,
     responses(
         (status = 201, description = "Created; `alerta.criado` published on `alerts`", body = Alerta),
         (status = 200, description = "Same id: deduplicated (open) or reopened (resolved)", body = Alerta),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Its event is being published by another request", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The bus refused: the alert is stored, a retry publishes its event", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
-        (status = 504, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        BodyRejected,
+        Conflict,
+        BusFailed,
+        StoreFailed,
     )
 )]
 #[post("/alerts")]
@@ -49,11 +48,11 @@ pub(crate) async fn create_alert(
     params(("id" = String, Path, description = "The alert id")),
     responses(
         (status = 200, body = Alerta),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 502, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
-        (status = 504, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        Conflict,
+        BusFailed,
+        StoreFailed,
     )
 )]
 #[post("/alerts/{id}/resolve")]
@@ -70,8 +69,9 @@ pub(crate) async fn resolve_alert(
     params(("id" = String, Path, description = "The alert id")),
     responses(
         (status = 200, body = Alerta),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        StoreFailed,
     )
 )]
 #[get("/alerts/{id}")]
@@ -106,9 +106,9 @@ pub(crate) struct AlertQuery {
     params(AlertQuery),
     responses(
         (status = 200, body = [Alerta]),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        QueryRejected,
+        StoreFailed,
     )
 )]
 #[get("/alerts")]

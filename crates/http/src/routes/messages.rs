@@ -8,25 +8,25 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{optional, paging};
-use crate::openapi::Problem;
+use crate::openapi::answers::{
+    BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
+};
 use crate::{ApiError, AppState, JsonBody};
 
 /// Sends a message: stored `PROCESSANDO`, published to `messages.{tipo}`, stored with its outcome.
+/// When the bus fails the message is stored `ERRO` and the answer's `id` names it; an id reused
+/// for another message is a 422.
 #[utoipa::path(
     tag = "messages",
     request_body = NovaMensagem,
     responses(
         (status = 201, description = "Published now", body = Mensagem, headers(("Location" = String, description = "/messages/{id}"))),
         (status = 200, description = "Already published: nothing sent again", body = Mensagem, headers(("Idempotent-Replayed" = String, description = "true"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The same id is being sent", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or the id reused for another message", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The bus refused: the message is ERRO; `id` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "The bus or the store timed out", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        BodyRejected,
+        Conflict,
+        BusFailed,
+        StoreFailed,
     )
 )]
 #[post("/messages")]
@@ -50,8 +50,9 @@ pub(crate) async fn send_message(
     params(("id" = String, Path, description = "The message id")),
     responses(
         (status = 200, body = Mensagem),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        StoreFailed,
     )
 )]
 #[get("/messages/{id}")]
@@ -82,9 +83,9 @@ pub(crate) struct MessageQuery {
     params(MessageQuery),
     responses(
         (status = 200, body = [Mensagem]),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        QueryRejected,
+        StoreFailed,
     )
 )]
 #[get("/messages")]

@@ -9,24 +9,22 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::{optional, timestamp};
-use crate::openapi::Problem;
+use crate::openapi::answers::{BodyRejected, QueryRejected, StoreFailed, Unauthorized};
 use crate::{extract, ApiError, AppState, JsonBody};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Records one sample, or an array of up to 1000 validated whole.
+/// Records one sample, or an array of up to 1000 validated whole: an invalid item (its index named
+/// in `field`), another tipo for a name, or too many series is a 422 and stores nothing.
 #[utoipa::path(
     tag = "metrics",
     request_body(content = NovaMetrica, description = "One sample, or an array of up to 1000"),
     responses(
         (status = 201, description = "What was stored (an object for an object, an array for an array)", body = [Metrica]),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid sample (its index named for an array), another tipo for a name, or too many series", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        BodyRejected,
+        StoreFailed,
     )
 )]
 #[post("/metrics")]
@@ -76,9 +74,9 @@ pub(crate) struct MetricQuery {
     responses(
         (status = 200, body = [Metrica]),
         (status = 200, description = "The exposition, when asked for by Accept", body = String, content_type = "application/openmetrics-text"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        QueryRejected,
+        StoreFailed,
     )
 )]
 #[get("/metrics")]

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::openapi::answers::{BodyRejected, BusFailed, NotFound, StoreFailed, Unauthorized};
 use crate::openapi::{ApiDoc, Problem};
 use crate::{ApiError, AppState, JsonBody};
 
@@ -22,10 +23,9 @@ pub(crate) struct Texto {
     request_body = Texto,
     responses(
         (status = 202, description = "Sent to every connection"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 502, body = Problem, content_type = "application/problem+json"),
-        (status = 504, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        BodyRejected,
+        BusFailed,
     )
 )]
 #[post("/ws/broadcast")]
@@ -37,17 +37,18 @@ pub(crate) async fn broadcast(
     Ok(HttpResponse::Accepted().finish())
 }
 
-/// Sends a text to one connection, on whichever instance holds it.
+/// Sends a text to one connection, on whichever instance holds it; 404 when no instance does.
 #[utoipa::path(
     tag = "websocket",
     params(("conexao_id" = String, Path, description = "From the connection's `conectado` event")),
     request_body = Texto,
     responses(
         (status = 202, description = "Sent to that connection"),
-        (status = 404, description = "No instance holds that connection", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 502, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
+        BodyRejected,
+        BusFailed,
+        StoreFailed,
     )
 )]
 #[post("/ws/connections/{conexao_id}/messages")]
