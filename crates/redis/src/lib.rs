@@ -58,9 +58,35 @@ pub struct RedisConfig {
 /// The Redis [`Store`].
 pub struct RedisStore {
     pool: Pool,
+    message_keys: CollectionKeys,
+    alert_keys: CollectionKeys,
     prefix: String,
     ttl_ms: i64,
     scripts: Scripts,
+}
+
+/// The keys of one collection's documents and bookkeeping, made once (see the key layout above).
+struct CollectionKeys {
+    /// `P C:`: a document's key is this and its id.
+    doc_prefix: String,
+    /// `P idx:C:`: an index's key is this and its name.
+    index_prefix: String,
+    /// `P exp:C`.
+    expiry: String,
+    /// `P members:C`.
+    members: String,
+}
+
+impl CollectionKeys {
+    fn new(prefix: &str, collection: Collection) -> Self {
+        let c = collection.key();
+        Self {
+            doc_prefix: format!("{prefix}{c}:"),
+            index_prefix: format!("{prefix}idx:{c}:"),
+            expiry: format!("{prefix}exp:{c}"),
+            members: format!("{prefix}members:{c}"),
+        }
+    }
 }
 
 struct Scripts {
@@ -124,6 +150,8 @@ impl RedisStore {
             .map_or(0, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
         Ok(Self {
             pool,
+            message_keys: CollectionKeys::new(&config.key_prefix, Collection::Messages),
+            alert_keys: CollectionKeys::new(&config.key_prefix, Collection::Alerts),
             prefix: config.key_prefix,
             ttl_ms,
             scripts: Scripts::new(),
@@ -154,39 +182,30 @@ impl RedisStore {
         }
     }
 
+    fn keys(&self, collection: Collection) -> &CollectionKeys {
+        match collection {
+            Collection::Messages => &self.message_keys,
+            Collection::Alerts => &self.alert_keys,
+        }
+    }
+
     fn doc_key(&self, collection: Collection, id: &str) -> String {
-        format!("{}{}:{id}", self.prefix, collection.key())
-    }
-
-    /// `P C:`: a document's key is this and its id.
-    fn doc_prefix(&self, collection: Collection) -> String {
-        format!("{}{}:", self.prefix, collection.key())
-    }
-
-    /// `P idx:C:`: an index's key is this and its name.
-    fn index_prefix(&self, collection: Collection) -> String {
-        format!("{}idx:{}:", self.prefix, collection.key())
-    }
-
-    /// The keys a list or a trim touches besides the index: the expiry set and the members hash.
-    fn bookkeeping_keys(&self, collection: Collection) -> [String; 2] {
-        [
-            format!("{}exp:{}", self.prefix, collection.key()),
-            format!("{}members:{}", self.prefix, collection.key()),
-        ]
+        format!("{}{id}", self.keys(collection).doc_prefix)
     }
 
     /// The keys and arguments of a write (see `write` in `lua/lib.lua`).
     fn write_call(&self, doc: &Document, rev: u64) -> (Vec<String>, Vec<Value>) {
-        let c = doc.collection;
-        let index_prefix = self.index_prefix(c);
-        let [exp, members] = self.bookkeeping_keys(c);
+        let k = self.keys(doc.collection);
         let mut keys = Vec::with_capacity(3 + doc.indexes.len());
-        keys.extend([self.doc_key(c, &doc.id), exp, members]);
+        keys.extend([
+            format!("{}{}", k.doc_prefix, doc.id),
+            k.expiry.clone(),
+            k.members.clone(),
+        ]);
         keys.extend(
             doc.indexes
                 .iter()
-                .map(|name| format!("{index_prefix}{name}")),
+                .map(|name| format!("{}{name}", k.index_prefix)),
         );
         let args = vec![
             doc.id.as_str().into(),
@@ -195,7 +214,7 @@ impl RedisStore {
             self.ttl_ms.into(),
             Timestamp::now().millis().into(),
             doc.indexes.join("\n").into(),
-            index_prefix.into(),
+            k.index_prefix.as_str().into(),
         ];
         (keys, args)
     }
@@ -235,7 +254,7 @@ fn text(value: Value) -> Option<String> {
 impl Store for RedisStore {
     async fn insert(&self, doc: &Document) -> Result<Insert, StoreError> {
         let (keys, mut args) = self.write_call(doc, 1);
-        args.push(self.doc_prefix(doc.collection).into());
+        args.push(self.keys(doc.collection).doc_prefix.as_str().into());
         let reply: Value = self
             .scripts
             .insert
@@ -281,10 +300,12 @@ impl Store for RedisStore {
     async fn list(&self, page: &Page) -> Result<Vec<Versioned>, StoreError> {
         let bound =
             |ms: Option<i64>, open: &str| ms.map_or_else(|| open.to_owned(), |v| v.to_string());
-        let c = page.collection;
-        let index_prefix = self.index_prefix(c);
-        let [exp, members] = self.bookkeeping_keys(c);
-        let keys = vec![format!("{index_prefix}{}", page.index), exp, members];
+        let k = self.keys(page.collection);
+        let keys = vec![
+            format!("{}{}", k.index_prefix, page.index),
+            k.expiry.clone(),
+            k.members.clone(),
+        ];
         let args: Vec<Value> = vec![
             bound(page.from_ms, "-inf").into(),
             bound(page.to_ms, "+inf").into(),
@@ -292,8 +313,8 @@ impl Store for RedisStore {
             i64::try_from(page.limit).unwrap_or(i64::MAX).into(),
             if page.ascending { "1" } else { "0" }.into(),
             Timestamp::now().millis().into(),
-            self.doc_prefix(c).into(),
-            index_prefix.into(),
+            k.doc_prefix.as_str().into(),
+            k.index_prefix.as_str().into(),
         ];
         let reply: Vec<Value> = self
             .scripts
