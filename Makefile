@@ -15,16 +15,17 @@ build: ## Build every crate and the server
 	$(CARGO) build --workspace --all-targets
 
 test: services ## Run every test: units, behaviour suites on memory/Redis/Kafka, end to end, the example
-	$(CARGO) build -p integra-server
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) run -q -p integra-services --example embed
 
 services: ## Start Redis and the Kafka-compatible broker (Tansu) for the tests, installing them if missing
 	scripts/services.sh
 
-lint: ## rustfmt and clippy, as CI runs them
+lint: ## rustfmt, clippy and rustdoc (warnings denied), and the import graph, as CI runs them
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+	scripts/graph.py
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -1,9 +1,9 @@
-use integra_tests::{get, post, TestServer};
+use integra_tests::{get, post, spawn_app};
 use serde_json::json;
 
 #[actix_rt::test]
 async fn alerts_are_created_deduplicated_resolved_and_reopened() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let body = json!({"id": "fila-parada", "titulo": "Fila parada", "descricao": "sem consumo há 5 min", "severidade": "alta", "origem": "billing"});
     let created = post(&s.url("/alerts"), &body).await;
     assert_eq!(created.status, 201, "{}", created.text);
@@ -40,7 +40,7 @@ async fn alerts_are_created_deduplicated_resolved_and_reopened() {
 
 #[actix_rt::test]
 async fn alert_lists_filter_by_severity_resolution_and_time() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     for (id, sev) in [("a", "baixa"), ("b", "critica"), ("c", "critica")] {
         assert_eq!(
             post(

@@ -1,8 +1,8 @@
-use integra_tests::{get, get_with, post_raw, TestServer, WsClient};
+use integra_tests::{get, get_with, post_raw, spawn_app, WsClient};
 
 #[actix_rt::test]
 async fn with_keys_every_route_but_the_probes_needs_one() {
-    let s = TestServer::start(&[("INTEGRA__AUTH__API_KEYS", "chave-1,chave-2")]).await;
+    let s = spawn_app(|s| s.auth.api_keys = vec!["chave-1".into(), "chave-2".into()]).await;
     let refused = get(&s.url("/messages")).await;
     refused.assert_problem(401);
     assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
@@ -45,6 +45,6 @@ async fn with_keys_every_route_but_the_probes_needs_one() {
 
 #[actix_rt::test]
 async fn without_keys_nothing_asks_for_one() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     assert_eq!(get(&s.url("/messages")).await.status, 200);
 }

@@ -1,11 +1,11 @@
 //! Every error status a client can cause, each answered with problem JSON.
 
-use integra_tests::{get, post, post_raw, TestServer};
+use integra_tests::{get, post, post_raw, spawn_app, BusBackend};
 use serde_json::json;
 
 #[actix_rt::test]
 async fn bad_input_gets_a_clear_problem_never_a_500() {
-    let s = TestServer::start(&[("INTEGRA__SERVER__BODY_LIMIT_BYTES", "2048")]).await;
+    let s = spawn_app(|s| s.server.body_limit_bytes = 2048).await;
     let messages = s.url("/messages");
     // 400: malformed JSON, bad query values.
     post_raw(&messages, Some("application/json"), "{\"tipo\":", &[])
@@ -90,7 +90,7 @@ async fn bad_input_gets_a_clear_problem_never_a_500() {
 
 #[actix_rt::test]
 async fn fields_the_server_owns_are_ignored() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let r = post(&s.url("/messages"), &json!({"tipo": "sms", "destinatario": "d", "conteudo": "c", "status": "ERRO", "tentativas": 99, "kafka": null})).await;
     assert_eq!(
         (
@@ -107,11 +107,11 @@ async fn a_bus_nobody_answers_gives_409_meanwhile_then_502_naming_the_id_and_err
     // Kafka on a port nobody listens on: every publish waits its timeout.
     let port = integra_tests::free_port().to_string();
     let brokers = format!("127.0.0.1:{port}");
-    let s = TestServer::start(&[
-        ("INTEGRA__BUS__BACKEND", "kafka"),
-        ("INTEGRA__BUS__BROKERS", &brokers),
-        ("INTEGRA__BUS__TIMEOUT_MS", "2000"),
-    ])
+    let s = spawn_app(|s| {
+        s.bus.backend = BusBackend::Kafka;
+        s.bus.brokers = brokers;
+        s.bus.timeout_ms = 2000;
+    })
     .await;
     let url = s.url("/messages");
     let body = json!({"id": "stuck", "tipo": "email", "destinatario": "d", "conteudo": "c"});
@@ -142,7 +142,7 @@ async fn a_bus_nobody_answers_gives_409_meanwhile_then_502_naming_the_id_and_err
 
 #[actix_rt::test]
 async fn the_openapi_document_lists_every_route() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let doc = get(&s.url("/openapi.json")).await;
     assert_eq!(doc.status, 200);
     assert!(doc.json["openapi"].as_str().unwrap().starts_with("3.1"));

@@ -5,25 +5,23 @@ use futures_util::StreamExt;
 use integra_kafka::{KafkaBus, KafkaConfig};
 use integra_ports::Bus;
 use integra_tests::{
-    get, post, shared_brokers, shared_redis_url, unique_prefix, Daemon, TestServer, WsClient,
+    get, post, shared_brokers, shared_redis_url, spawn_app, unique_prefix, BusBackend, Daemon,
+    StoreBackend, TestApp, WsClient,
 };
 use serde_json::json;
 
-fn env(brokers: &str, prefix: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("INTEGRA__STORE__BACKEND", "redis".into()),
-        ("INTEGRA__STORE__URL", shared_redis_url()),
-        ("INTEGRA__STORE__KEY_PREFIX", prefix.into()),
-        ("INTEGRA__BUS__BACKEND", "kafka".into()),
-        ("INTEGRA__BUS__BROKERS", brokers.into()),
-        ("INTEGRA__BUS__TOPIC_PREFIX", prefix.into()),
-        ("INTEGRA__BUS__TIMEOUT_MS", "3000".into()),
-    ]
-}
-
-async fn start(env: &[(&'static str, String)]) -> TestServer {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = TestServer::start(&env).await;
+/// A server on the shared Redis and the `brokers`, its keys and topics under `prefix`, ready.
+async fn start(brokers: &str, prefix: &str) -> TestApp {
+    let server = spawn_app(|s| {
+        s.store.backend = StoreBackend::Redis;
+        s.store.url = shared_redis_url();
+        s.store.key_prefix = prefix.to_owned();
+        s.bus.backend = BusBackend::Kafka;
+        s.bus.brokers = brokers.to_owned();
+        s.bus.topic_prefix = prefix.to_owned();
+        s.bus.timeout_ms = 3000;
+    })
+    .await;
     server
         .wait_until(|status| status == 200, "/readyz", Duration::from_secs(30))
         .await;
@@ -47,7 +45,7 @@ async fn subscribe(prefix: &str, topic: &str) -> integra_ports::Subscription {
 #[actix_rt::test]
 async fn every_accepted_message_is_on_its_topic_exactly_once_with_its_key() {
     let prefix = unique_prefix();
-    let s = start(&env(&shared_brokers(), &prefix)).await;
+    let s = start(&shared_brokers(), &prefix).await;
     let mut topic = subscribe(&prefix, "messages.email").await;
     let mut sends = Vec::new();
     for i in 0..30 {
@@ -91,7 +89,7 @@ async fn every_accepted_message_is_on_its_topic_exactly_once_with_its_key() {
 #[actix_rt::test]
 async fn alert_events_are_published_on_alerts() {
     let prefix = unique_prefix();
-    let s = start(&env(&shared_brokers(), &prefix)).await;
+    let s = start(&shared_brokers(), &prefix).await;
     let mut alerts = subscribe(&prefix, "alerts").await;
     let alert = json!({"id": "a1", "titulo": "t", "severidade": "critica"});
     assert_eq!(post(&s.url("/alerts"), &alert).await.status, 201);
@@ -118,8 +116,11 @@ async fn alert_events_are_published_on_alerts() {
 #[actix_rt::test]
 async fn two_instances_fan_out_broadcasts_and_personal_messages_to_each_others_clients() {
     let prefix = unique_prefix();
-    let env = env(&shared_brokers(), &prefix);
-    let (a, b) = (start(&env).await, start(&env).await);
+    let brokers = shared_brokers();
+    let (a, b) = (
+        start(&brokers, &prefix).await,
+        start(&brokers, &prefix).await,
+    );
     let mut on_a = WsClient::connect(&a.ws_url("/ws")).await;
     let mut on_b = WsClient::connect(&b.ws_url("/ws")).await;
     assert_eq!(
@@ -163,7 +164,7 @@ async fn two_instances_fan_out_broadcasts_and_personal_messages_to_each_others_c
 #[actix_rt::test]
 async fn a_broker_that_stops_answering_gives_502_and_erro_then_a_resend_succeeds_once_it_is_back() {
     let broker = Daemon::tansu().await;
-    let s = start(&env(&broker.address(), &unique_prefix())).await;
+    let s = start(&broker.address(), &unique_prefix()).await;
     let body =
         json!({"id": "through-outage", "tipo": "push", "destinatario": "d", "conteudo": "c"});
     assert_eq!(

@@ -1,9 +1,9 @@
-use integra_tests::{get, post, TestServer};
+use integra_tests::{get, post, spawn_app};
 use serde_json::json;
 
 #[actix_rt::test]
 async fn a_message_is_published_and_answered_201_with_its_location() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let r = post(&s.url("/messages"), &json!({"tipo": "email", "destinatario": "ana@example.com", "conteudo": "Olá", "metadados": {"campanha": "natal"}})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.json["id"].as_str().unwrap();
@@ -22,7 +22,7 @@ async fn a_message_is_published_and_answered_201_with_its_location() {
 
 #[actix_rt::test]
 async fn a_resend_of_a_concluded_message_is_replayed_and_a_changed_one_refused() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let body = json!({"id": "pedido-1", "tipo": "sms", "destinatario": "+5511999999999", "conteudo": "oi"});
     let first = post(&s.url("/messages"), &body).await;
     assert_eq!(first.status, 201);
@@ -37,7 +37,7 @@ async fn a_resend_of_a_concluded_message_is_replayed_and_a_changed_one_refused()
 
 #[actix_rt::test]
 async fn of_concurrent_sends_of_one_id_exactly_one_is_created() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let url = s.url("/messages");
     let sends = (0..30).map(|_| {
         let url = url.clone();
@@ -74,7 +74,7 @@ async fn of_concurrent_sends_of_one_id_exactly_one_is_created() {
 
 #[actix_rt::test]
 async fn lists_filter_and_page_newest_first() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     for (i, tipo) in ["email", "sms", "email", "webhook", "email"]
         .iter()
         .enumerate()

@@ -1,9 +1,9 @@
-use integra_tests::{get, get_with, post, TestServer};
+use integra_tests::{get, get_with, post, spawn_app};
 use serde_json::json;
 
 #[actix_rt::test]
 async fn samples_are_stored_queried_and_exposed() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let one = post(
         &s.url("/metrics"),
         &json!({"nome": "fila_pedidos", "valor": 12, "labels": {"fila": "pedidos"}}),
@@ -78,7 +78,7 @@ async fn samples_are_stored_queried_and_exposed() {
 
 #[actix_rt::test]
 async fn an_invalid_item_refuses_the_whole_array_and_names_its_index() {
-    let s = TestServer::start(&[("INTEGRA__METRICS__MAX_SERIES_PER_NAME", "2")]).await;
+    let s = spawn_app(|s| s.metrics.max_series_per_name = 2).await;
     let bad = post(
         &s.url("/metrics"),
         &json!([{"nome": "ok", "valor": 1}, {"nome": "c", "valor": -1, "tipo": "counter"}]),

@@ -1,11 +1,11 @@
 use std::time::{Duration, Instant};
 
-use integra_tests::{get, post, TestServer, WsClient};
+use integra_tests::{get, post, spawn_app, WsClient};
 use serde_json::json;
 
 #[actix_rt::test]
 async fn three_hundred_clients_all_receive_one_broadcast() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let mut clients = Vec::new();
     for _ in 0..300 {
         clients.push(WsClient::connect(&s.ws_url("/ws")).await);
@@ -22,7 +22,7 @@ async fn three_hundred_clients_all_receive_one_broadcast() {
 
 #[actix_rt::test]
 async fn a_text_frame_from_a_client_reaches_everyone_including_the_sender() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let mut a = WsClient::connect(&s.ws_url("/ws")).await;
     let mut b = WsClient::connect(&s.ws_url("/ws")).await;
     a.send_text("{\"ping\": 1}").await;
@@ -32,7 +32,7 @@ async fn a_text_frame_from_a_client_reaches_everyone_including_the_sender() {
 
 #[actix_rt::test]
 async fn a_personal_message_reaches_only_its_connection() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let mut target = WsClient::connect(&s.ws_url("/ws")).await;
     let mut other = WsClient::connect(&s.ws_url("/ws")).await;
     let r = post(
@@ -52,7 +52,7 @@ async fn a_personal_message_reaches_only_its_connection() {
 
 #[actix_rt::test]
 async fn clients_see_message_and_alert_events() {
-    let s = TestServer::start(&[]).await;
+    let s = spawn_app(|_| {}).await;
     let mut c = WsClient::connect(&s.ws_url("/ws")).await;
     post(&s.url("/messages"), &json!({"id": "ev1", "tipo": "webhook", "destinatario": "https://example.com/hook", "conteudo": "{}"})).await;
     let processing = c.next_json().await;
@@ -96,7 +96,7 @@ async fn clients_see_message_and_alert_events() {
 
 #[actix_rt::test]
 async fn a_client_that_never_reads_is_closed_and_slows_no_one() {
-    let s = TestServer::start(&[("INTEGRA__WS__MAX_QUEUE", "16")]).await;
+    let s = spawn_app(|s| s.ws.max_queue = 16).await;
     let _slow = WsClient::connect(&s.ws_url("/ws")).await;
     let mut fast = WsClient::connect(&s.ws_url("/ws")).await;
     let text = "x".repeat(60_000);
@@ -128,10 +128,10 @@ async fn a_client_that_never_reads_is_closed_and_slows_no_one() {
 
 #[actix_rt::test]
 async fn an_oversized_frame_closes_with_1009_and_a_full_instance_answers_503() {
-    let s = TestServer::start(&[
-        ("INTEGRA__WS__MAX_FRAME_BYTES", "1024"),
-        ("INTEGRA__WS__MAX_CONNECTIONS", "2"),
-    ])
+    let s = spawn_app(|s| {
+        s.ws.max_frame_bytes = 1024;
+        s.ws.max_connections = 2;
+    })
     .await;
     let mut a = WsClient::connect(&s.ws_url("/ws")).await;
     let _b = WsClient::connect(&s.ws_url("/ws")).await;
@@ -151,10 +151,10 @@ async fn an_oversized_frame_closes_with_1009_and_a_full_instance_answers_503() {
 
 #[actix_rt::test]
 async fn a_client_that_never_answers_pings_is_closed() {
-    let s = TestServer::start(&[
-        ("INTEGRA__WS__PING_INTERVAL_SECS", "1"),
-        ("INTEGRA__WS__PONG_TIMEOUT_SECS", "1"),
-    ])
+    let s = spawn_app(|s| {
+        s.ws.ping_interval_secs = 1;
+        s.ws.pong_timeout_secs = 1;
+    })
     .await;
     let mut silent = WsClient::connect(&s.ws_url("/ws")).await;
     let mut polite = WsClient::connect(&s.ws_url("/ws")).await;

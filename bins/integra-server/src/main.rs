@@ -1,14 +1,11 @@
-//! The Integra server: reads the configuration, sets up logging, wires the backends the
-//! configuration names, and serves until SIGTERM or SIGINT.
-
-mod settings;
-mod startup;
+//! The Integra server: reads the configuration, sets up logging, and serves the
+//! [`Application`] until SIGTERM or SIGINT.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use settings::{LogFormat, Settings};
-use startup::Application;
+use integra_server::settings::LogFormat;
+use integra_server::{Application, Settings};
 
 /// mimalloc instead of glibc's malloc: every request allocates its body, its JSON and its
 /// records, and across the actix workers and librdkafka's threads glibc's arenas cost more.

@@ -4,8 +4,13 @@
 
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
+use integra_http::HttpSettings;
+use integra_kafka::KafkaConfig;
+use integra_redis::RedisConfig;
+use integra_services::{HubConfig, MetricsConfig, PublishConfig};
 use serde::Deserialize;
 
 /// The embedded default configuration, the same file that ships as `config/default.toml`.
@@ -164,6 +169,20 @@ pub struct LogSettings {
 }
 
 impl Settings {
+    /// The built-in defaults alone (`config/default.toml` as compiled in): no file is read and no
+    /// environment variable applies. Embedders and tests start from these and change fields.
+    ///
+    /// # Errors
+    /// Never with the shipped defaults (a test loads them); a build whose defaults do not parse.
+    pub fn defaults() -> Result<Self, SettingsError> {
+        let settings: Self = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
     /// Loads the layers; `explicit` is `--config PATH`.
     ///
     /// # Errors
@@ -190,7 +209,11 @@ impl Settings {
         Ok(settings)
     }
 
-    fn validate(&self) -> Result<(), SettingsError> {
+    /// Checks every value against its range; a failure names its key.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] naming the key.
+    pub fn validate(&self) -> Result<(), SettingsError> {
         let invalid = |key, reason: &str| {
             Err(SettingsError::Invalid {
                 key,
@@ -252,6 +275,76 @@ impl Settings {
     }
 }
 
+/// Each part of the settings, converted into the configuration of what it sets up.
+impl Settings {
+    /// The HTTP layer's settings.
+    pub fn http(&self) -> HttpSettings {
+        HttpSettings {
+            body_limit_bytes: self.server.body_limit_bytes,
+            api_keys: self.auth.api_keys.clone(),
+            ws: integra_http::WsSettings {
+                ping_interval: Duration::from_secs(self.ws.ping_interval_secs),
+                pong_timeout: Duration::from_secs(self.ws.pong_timeout_secs),
+                max_frame_bytes: self.ws.max_frame_bytes,
+            },
+        }
+    }
+
+    /// The WebSocket hub's limits; its fan-out publishes are bounded as every publish is.
+    pub fn hub(&self) -> HubConfig {
+        HubConfig {
+            max_queue: self.ws.max_queue,
+            max_connections: self.ws.max_connections,
+            publish_timeout: self.bus.publish().timeout,
+            ..HubConfig::default()
+        }
+    }
+}
+
+impl StoreSettings {
+    /// How long records live after their last write; `None` keeps them.
+    pub fn ttl(&self) -> Option<Duration> {
+        (self.ttl_secs > 0).then(|| Duration::from_secs(self.ttl_secs))
+    }
+
+    /// The Redis store's configuration.
+    pub fn redis(&self) -> RedisConfig {
+        RedisConfig {
+            url: self.url.clone(),
+            key_prefix: self.key_prefix.clone(),
+            ttl: self.ttl(),
+            command_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl BusSettings {
+    /// How every publish is bounded.
+    pub fn publish(&self) -> PublishConfig {
+        PublishConfig::with_timeout(Duration::from_millis(self.timeout_ms))
+    }
+
+    /// The Kafka bus's configuration.
+    pub fn kafka(&self) -> KafkaConfig {
+        KafkaConfig {
+            brokers: self.brokers.clone(),
+            topic_prefix: self.topic_prefix.clone(),
+            timeout: Duration::from_millis(self.timeout_ms),
+            linger: Duration::from_millis(self.linger_ms),
+        }
+    }
+}
+
+impl MetricsSettings {
+    /// The metrics service's limits.
+    pub fn limits(&self) -> MetricsConfig {
+        MetricsConfig {
+            retention: Duration::from_secs(self.retention_secs),
+            max_series_per_name: self.max_series_per_name,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,8 +358,10 @@ mod tests {
         pub struct TempToml(pub std::path::PathBuf);
         impl TempToml {
             pub fn new(text: &str) -> Self {
-                let path = std::env::temp_dir()
-                    .join(format!("integra-{}.toml", integra_domain::Id::generate()));
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path =
+                    std::env::temp_dir().join(format!("integra-{}-{n}.toml", std::process::id()));
                 std::fs::write(&path, text).unwrap();
                 Self(path)
             }
@@ -276,6 +371,11 @@ mod tests {
                 let _ = std::fs::remove_file(&self.0);
             }
         }
+    }
+
+    #[test]
+    fn the_built_in_defaults_are_the_default_file() {
+        assert_eq!(Settings::defaults().unwrap(), Settings::load(None).unwrap());
     }
 
     #[test]

@@ -1,25 +1,37 @@
-//! Wiring: the backends the settings name, the services, the HTTP server, and shutdown.
+//! Wiring: the backends the settings name, the services, the HTTP server, and shutdown. `main`
+//! and the end-to-end tests build the server the same way: [`Application::build`].
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
-use integra_http::{AppState, HttpSettings, WsSettings};
-use integra_memory::{MemoryBus, MemoryStore};
+use integra_http::AppState;
+use integra_kafka::KafkaBus;
+use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
 use integra_ports::{Bus, Store};
 use integra_prometheus::PrometheusSink;
+use integra_redis::{RedisEngine, RedisStore};
 use integra_services::{
-    AlertService, CloseReason, Hub, HubConfig, HubTasks, MessageConfig, MessageService,
-    MetricsConfig, MetricsService, Ports,
+    AlertService, CloseReason, Health, Hub, HubTasks, MessageService, MetricsService, Ports,
 };
 
-use crate::settings::{BusBackend, Settings, StoreBackend};
+use crate::settings::{BusBackend, Settings, SettingsError, StoreBackend};
+
+/// Largest record the embedded bus takes: Kafka's default `message.max.bytes`.
+const MEMORY_BUS_MAX_RECORD: usize = 1024 * 1024;
+
+/// How long `/readyz` waits for each dependency.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// The settings are out of range.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     /// The listening socket.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -28,7 +40,7 @@ pub enum StartupError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A backend could not be set up.
+    /// A backend could not be set up; names its key.
     #[error("{0}")]
     Backend(String),
 }
@@ -42,91 +54,78 @@ pub struct Application {
     redriver: tokio::task::JoinHandle<()>,
 }
 
-impl Application {
-    /// Builds the backends, the services and the server, and binds the listening socket.
-    ///
-    /// # Errors
-    /// [`StartupError`] when the socket or a backend cannot be set up.
-    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        let publish_timeout = Duration::from_millis(settings.bus.timeout_ms);
-        let ttl =
-            (settings.store.ttl_secs > 0).then(|| Duration::from_secs(settings.store.ttl_secs));
-        let store: Arc<dyn Store> = match settings.store.backend {
-            StoreBackend::Memory => Arc::new(MemoryStore::new(ttl)),
-            StoreBackend::Redis => Arc::new(
-                integra_redis::RedisStore::connect(integra_redis::RedisConfig {
-                    url: settings.store.url.clone(),
-                    key_prefix: settings.store.key_prefix.clone(),
-                    ttl,
-                    command_timeout: Duration::from_secs(2),
-                })
+async fn store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
+    let store = &settings.store;
+    Ok(match store.backend {
+        StoreBackend::Memory => Arc::new(MemoryStore::new(MemoryEngine::new(store.ttl()))),
+        StoreBackend::Redis => Arc::new(RedisStore::new(
+            RedisEngine::connect(store.redis())
                 .await
                 .map_err(|e| StartupError::Backend(format!("store.url: {e}")))?,
-            ),
-        };
-        let bus: Arc<dyn Bus> = match settings.bus.backend {
-            BusBackend::Memory => Arc::new(MemoryBus::new(
-                settings.bus.topic_prefix.clone(),
-                1024 * 1024,
-            )),
-            BusBackend::Kafka => Arc::new(
-                integra_kafka::KafkaBus::new(&integra_kafka::KafkaConfig {
-                    brokers: settings.bus.brokers.clone(),
-                    topic_prefix: settings.bus.topic_prefix.clone(),
-                    timeout: publish_timeout,
-                    linger: Duration::from_millis(settings.bus.linger_ms),
-                })
-                .map_err(|e| StartupError::Backend(format!("bus.brokers: {e}")))?,
-            ),
-        };
-        let ports = Ports::new(store, bus, Arc::new(PrometheusSink::new()));
+        )),
+    })
+}
 
-        let hub_config = HubConfig {
-            max_queue: settings.ws.max_queue,
-            max_connections: settings.ws.max_connections,
-            publish_timeout,
-            ..HubConfig::default()
-        };
-        let (hub, events) = Hub::new(ports.clone(), hub_config);
+fn bus(settings: &Settings) -> Result<Arc<dyn Bus>, StartupError> {
+    let bus = &settings.bus;
+    Ok(match bus.backend {
+        BusBackend::Memory => Arc::new(MemoryBus::new(
+            bus.topic_prefix.clone(),
+            MEMORY_BUS_MAX_RECORD,
+        )),
+        BusBackend::Kafka => Arc::new(
+            KafkaBus::new(&bus.kafka())
+                .map_err(|e| StartupError::Backend(format!("bus.brokers: {e}")))?,
+        ),
+    })
+}
+
+impl Application {
+    /// Builds the backends, the services and the server, and binds the listening socket
+    /// (`server.bind`; port 0 takes a free one, see [`Application::address`]).
+    ///
+    /// # Errors
+    /// [`StartupError`] when the settings, the socket or a backend cannot be used.
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        settings.validate()?;
+        let ports = Ports::new(
+            store(settings).await?,
+            bus(settings)?,
+            Arc::new(PrometheusSink::new()),
+        );
+        let publish = settings.bus.publish();
+
+        let (hub, events) = Hub::new(ports.presence(), settings.hub());
         let hub_tasks = hub.start();
         // Serving before the fan-out subscription is live would lose the first broadcasts and
         // events; a bus that is down must not keep the server from starting, though (/readyz
         // reports it).
-        if !hub.wait_subscribed(publish_timeout).await {
+        if !hub.wait_subscribed(publish.timeout).await {
             tracing::warn!("the WebSocket fan-out subscription is not live yet; serving anyway");
         }
-        let message_config = MessageConfig {
-            publish_timeout,
-            ..MessageConfig::default()
-        };
         let messages = Arc::new(MessageService::new(
-            ports.clone(),
+            ports.messages(),
             events.clone(),
-            message_config,
+            publish,
         ));
         let redriver = messages.spawn_redriver(
-            (publish_timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
+            (publish.timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
         );
-        let metrics_config = MetricsConfig {
-            retention: Duration::from_secs(settings.metrics.retention_secs),
-            max_series_per_name: settings.metrics.max_series_per_name,
-        };
         let state = web::Data::new(AppState {
             messages,
-            metrics: Arc::new(MetricsService::new(ports.clone(), metrics_config)),
-            alerts: Arc::new(AlertService::new(ports.clone(), events, publish_timeout)),
+            metrics: Arc::new(MetricsService::new(
+                ports.series(),
+                settings.metrics.limits(),
+            )),
+            alerts: Arc::new(AlertService::new(ports.alerts(), events, publish)),
+            health: Arc::new(Health::new(
+                Arc::clone(&ports.store),
+                Arc::clone(&ports.bus),
+                hub.clone(),
+                READINESS_TIMEOUT,
+            )),
             hub: hub.clone(),
-            ports,
-            settings: HttpSettings {
-                body_limit_bytes: settings.server.body_limit_bytes,
-                api_keys: settings.auth.api_keys.clone(),
-                ws: WsSettings {
-                    ping_interval: Duration::from_secs(settings.ws.ping_interval_secs),
-                    pong_timeout: Duration::from_secs(settings.ws.pong_timeout_secs),
-                    max_frame_bytes: settings.ws.max_frame_bytes,
-                },
-                readiness_timeout: Duration::from_secs(2),
-            },
+            settings: settings.http(),
         });
 
         let bind_error = |source| StartupError::Bind {
@@ -158,18 +157,29 @@ impl Application {
         self.address
     }
 
-    /// Serves until SIGTERM or SIGINT, then stops accepting, closes WebSockets with 1001, lets
-    /// requests in flight finish (up to 30 s) and returns.
+    /// Serves until SIGTERM or SIGINT, then shuts down as [`Application::run_until`] does.
     ///
     /// # Errors
     /// The server's I/O errors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(async {
+            let signal = shutdown_signal().await;
+            tracing::info!(signal, "shutting down: finishing requests in flight");
+        })
+        .await
+    }
+
+    /// Serves until `stop` resolves, then stops accepting, closes WebSockets with 1001, lets
+    /// requests in flight finish (up to 30 s) and returns.
+    ///
+    /// # Errors
+    /// The server's I/O errors.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + 'static) -> std::io::Result<()> {
         let handle = self.server.handle();
         let hub = self.hub.clone();
         let redriver = self.redriver;
-        tokio::spawn(async move {
-            let signal = shutdown_signal().await;
-            tracing::info!(signal, "shutting down: finishing requests in flight");
+        actix_web::rt::spawn(async move {
+            stop.await;
             redriver.abort();
             hub.close_all(CloseReason::GoingAway);
             handle.stop(true).await;

@@ -1,59 +1,182 @@
-//! Events: what the service tells the bus and the WebSocket clients about a change.
+//! The vocabulary of what the server tells: every event and frame a WebSocket client receives, and
+//! the alert events published on the bus. Each name is written once, here, and every use matches
+//! on these types.
 
-use serde::Serialize;
+use std::fmt;
+
+use serde::ser::SerializeStruct;
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Alerta, Mensagem};
 
-/// A change worth telling. It serializes as `{"evento": "<name>", "dados": <entity>}`.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(tag = "evento", content = "dados")]
+/// What happened to an alert: the events published on the `alerts` topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertEvent {
+    /// It was raised (`alerta.criado`).
+    Criado,
+    /// It was resolved (`alerta.resolvido`).
+    Resolvido,
+    /// A resolved alert was raised again (`alerta.reaberto`).
+    Reaberto,
+}
+
+impl AlertEvent {
+    /// Every alert event, in a fixed order.
+    pub const ALL: [Self; 3] = [Self::Criado, Self::Resolvido, Self::Reaberto];
+
+    /// The event's name, as in its JSON.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Criado => "alerta.criado",
+            Self::Resolvido => "alerta.resolvido",
+            Self::Reaberto => "alerta.reaberto",
+        }
+    }
+
+    /// Parses an event's name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// This event about `alerta`.
+    pub const fn about(self, alerta: &Alerta) -> Evento<'_> {
+        Evento::Alerta(self, alerta)
+    }
+}
+
+impl fmt::Display for AlertEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for AlertEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for AlertEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&name)
+            .ok_or_else(|| de::Error::custom(format!("`{name}` is not an alert event")))
+    }
+}
+
+/// A frame the server sends: `{"evento": <name>, "dados": <data>}`.
+#[derive(Debug, Clone, Copy)]
 pub enum Evento<'a> {
-    /// A message changed status.
-    #[serde(rename = "mensagem.atualizada")]
+    /// The first frame of a connection (`conectado`), with the id that personal messages address.
+    Conectado {
+        /// The connection's id.
+        conexao_id: &'a str,
+    },
+    /// A command the client sent was refused (`erro`); the connection stays open.
+    Erro {
+        /// The HTTP status the same failure gets over HTTP.
+        status: u16,
+        /// What went wrong, in words the client can act on.
+        detail: &'a str,
+    },
+    /// A message changed status (`mensagem.atualizada`).
     MensagemAtualizada(&'a Mensagem),
-    /// An alert was raised.
-    #[serde(rename = "alerta.criado")]
-    AlertaCriado(&'a Alerta),
-    /// An alert was resolved.
-    #[serde(rename = "alerta.resolvido")]
-    AlertaResolvido(&'a Alerta),
-    /// A resolved alert was raised again.
-    #[serde(rename = "alerta.reaberto")]
-    AlertaReaberto(&'a Alerta),
+    /// Something happened to an alert (`alerta.*`).
+    Alerta(AlertEvent, &'a Alerta),
 }
 
 impl Evento<'_> {
     /// The event's name, as in its JSON.
     pub const fn name(&self) -> &'static str {
         match self {
+            Self::Conectado { .. } => "conectado",
+            Self::Erro { .. } => "erro",
             Self::MensagemAtualizada(_) => "mensagem.atualizada",
-            Self::AlertaCriado(_) => "alerta.criado",
-            Self::AlertaResolvido(_) => "alerta.resolvido",
-            Self::AlertaReaberto(_) => "alerta.reaberto",
+            Self::Alerta(event, _) => event.name(),
         }
     }
 
     /// The event as JSON text.
     pub fn to_json(&self) -> String {
-        // Serializing these plain structs cannot fail: no maps with non-string keys, no I/O.
+        // Serializing these structs cannot fail: string-keyed maps only, no I/O.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The `dados` of the frames that carry no entity.
+#[derive(Serialize)]
+struct Conexao<'a> {
+    conexao_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Falha<'a> {
+    status: u16,
+    detail: &'a str,
+}
+
+impl Serialize for Evento<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut frame = s.serialize_struct("Evento", 2)?;
+        frame.serialize_field("evento", self.name())?;
+        match *self {
+            Self::Conectado { conexao_id } => {
+                frame.serialize_field("dados", &Conexao { conexao_id })?;
+            }
+            Self::Erro { status, detail } => {
+                frame.serialize_field("dados", &Falha { status, detail })?;
+            }
+            Self::MensagemAtualizada(mensagem) => frame.serialize_field("dados", mensagem)?,
+            Self::Alerta(_, alerta) => frame.serialize_field("dados", alerta)?,
+        }
+        frame.end()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+
     use super::*;
     use crate::{NovoAlerta, Timestamp};
 
+    fn json(e: Evento<'_>) -> Value {
+        serde_json::from_str(&e.to_json()).unwrap()
+    }
+
     #[test]
-    fn serializes_as_evento_and_dados() {
+    fn every_frame_is_evento_then_dados() {
         let input: NovoAlerta =
             serde_json::from_str(r#"{"titulo":"t","severidade":"baixa"}"#).unwrap();
         let a = Alerta::raise(input, Timestamp::now()).unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&Evento::AlertaCriado(&a).to_json()).unwrap();
-        assert_eq!(v["evento"], "alerta.criado");
-        assert_eq!(v["dados"]["titulo"], "t");
-        assert_eq!(Evento::AlertaResolvido(&a).name(), "alerta.resolvido");
+        let v = json(AlertEvent::Criado.about(&a));
+        assert_eq!(
+            (v["evento"].as_str(), v["dados"]["titulo"].as_str()),
+            (Some("alerta.criado"), Some("t"))
+        );
+        assert!(AlertEvent::Resolvido
+            .about(&a)
+            .to_json()
+            .starts_with(r#"{"evento":"alerta.resolvido","dados":{"#));
+        assert_eq!(
+            json(Evento::Conectado { conexao_id: "c1" }),
+            json!({"evento": "conectado", "dados": {"conexao_id": "c1"}})
+        );
+        assert_eq!(
+            json(Evento::Erro {
+                status: 502,
+                detail: "no"
+            }),
+            json!({"evento": "erro", "dados": {"status": 502, "detail": "no"}})
+        );
+    }
+
+    #[test]
+    fn alert_events_read_back_by_name_and_refuse_unknown_names() {
+        for event in AlertEvent::ALL {
+            let text = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<AlertEvent>(&text).unwrap(), event);
+        }
+        assert!(serde_json::from_str::<AlertEvent>(r#""alerta.perdido""#).is_err());
     }
 }

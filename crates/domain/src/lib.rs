@@ -1,5 +1,6 @@
 //! The Integra domain: messages ([`Mensagem`]), alerts ([`Alerta`]) and metric samples
-//! ([`Metrica`]), the rules that make them valid, and the events they produce.
+//! ([`Metrica`]), the rules that make them valid, the queries that read them back, and the events
+//! they produce.
 //!
 //! This crate does no I/O and needs no async runtime. Every constructor enforces the rules of the
 //! HTTP contract, so a value of these types is valid by construction; the JSON they serialize to is
@@ -11,15 +12,17 @@ mod evento;
 mod id;
 mod mensagem;
 mod metrica;
+mod query;
 mod time;
 mod validate;
 
 pub use alerta::{Alerta, NovoAlerta, Severidade};
 pub use error::{TransitionError, ValidationError};
-pub use evento::Evento;
+pub use evento::{AlertEvent, Evento};
 pub use id::Id;
-pub use mensagem::{KafkaCoords, Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
+pub use mensagem::{CoordenadasKafka, Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
 pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS};
+pub use query::{AlertFilter, MessageFilter, MetricQuery, Order, Paging, TimeRange};
 pub use time::Timestamp;
 
 /// Fields the server owns: a client may send them, and they are ignored (CONTRACT.md, Conventions).

@@ -14,7 +14,8 @@ pub const MAX_DESTINATARIO_CHARS: usize = 320;
 /// Most entries in `metadados`.
 pub const MAX_METADADOS: usize = 32;
 
-/// The channel a message goes out on. It also names its topic: `messages.{tipo}`.
+/// The channel a message goes out on. It also names its topic (`messages.{tipo}`, see the services'
+/// `topics`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -114,7 +115,7 @@ impl fmt::Display for StatusMensagem {
 /// Where the bus stored a published message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct KafkaCoords {
+pub struct CoordenadasKafka {
     /// The topic, with the configured prefix.
     pub topico: String,
     /// The partition.
@@ -168,7 +169,7 @@ pub struct Mensagem {
     /// When it last changed.
     pub atualizado_em: Timestamp,
     /// Where the bus stored it, once published.
-    pub kafka: Option<KafkaCoords>,
+    pub kafka: Option<CoordenadasKafka>,
 }
 
 impl Mensagem {
@@ -232,7 +233,11 @@ impl Mensagem {
     ///
     /// # Errors
     /// The message is not `PROCESSANDO`.
-    pub fn complete(&mut self, coords: KafkaCoords, now: Timestamp) -> Result<(), TransitionError> {
+    pub fn complete(
+        &mut self,
+        coords: CoordenadasKafka,
+        now: Timestamp,
+    ) -> Result<(), TransitionError> {
         self.become_(StatusMensagem::Concluida, now)?;
         self.kafka = Some(coords);
         Ok(())
@@ -263,11 +268,6 @@ impl Mensagem {
         self.atualizado_em = now;
         Ok(())
     }
-
-    /// The topic this message is published on, before the configured prefix.
-    pub fn topic(&self) -> String {
-        format!("messages.{}", self.tipo)
-    }
 }
 
 #[cfg(test)]
@@ -289,14 +289,13 @@ mod tests {
         assert_eq!(m.status, StatusMensagem::Processando);
         assert_eq!(m.tentativas, 1);
         assert_eq!(m.id.as_str().len(), 36);
-        assert_eq!(m.topic(), "messages.email");
     }
 
     #[test]
     fn serializes_exactly_as_the_contract_shows() {
         let mut m = accepted();
         m.complete(
-            KafkaCoords {
+            CoordenadasKafka {
                 topico: "messages.email".into(),
                 particao: 0,
                 offset: 42,
@@ -396,7 +395,7 @@ mod tests {
             (StatusMensagem::Processando, 2, None)
         );
         m.complete(
-            KafkaCoords {
+            CoordenadasKafka {
                 topico: "t".into(),
                 particao: 0,
                 offset: 0,

@@ -1,156 +1,154 @@
-//! The one error type of the HTTP edge, answered as `application/problem+json` (RFC 9457).
+//! The one error of the HTTP edge: a service's failure or the request's own, each answered as an
+//! `application/problem+json` document (RFC 9457) by one status function.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use integra_ports::{BusError, StoreError};
+use integra_domain::ValidationError;
 use integra_services::ServiceError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-/// Everything a request can fail with. Each variant is one status; 5xx answers log their cause.
+/// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// Malformed JSON, a bad query or path value (400).
+    /// What a service answered.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// Malformed JSON, a bad query or path value, not a WebSocket upgrade.
     #[error("{0}")]
     BadRequest(String),
-    /// Missing or wrong credentials (401).
+    /// Missing or wrong credentials.
     #[error("missing or invalid API key")]
     Unauthorized,
-    /// Unknown resource or route (404).
+    /// No such route.
     #[error("{0}")]
-    NotFound(String),
-    /// Another request is working on the same resource (409).
-    #[error("{0}")]
-    Conflict(String),
-    /// The body is over `server.body_limit_bytes` (413).
+    NoRoute(String),
+    /// The body is over `server.body_limit_bytes`.
     #[error("the body is over the limit of {0} bytes")]
     PayloadTooLarge(usize),
-    /// A JSON endpoint was given another content type (415).
+    /// A JSON endpoint was given another content type.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// Well-formed but invalid; `field` names the offending field (422).
-    #[error("{field}: {reason}")]
-    Invalid {
-        /// The JSON path of the field.
-        field: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The bus refused or could not be reached (502), timed out (504) or will never take the record
-    /// (422). `id` names the message or alert, which stays stored.
-    #[error("{source}")]
-    Bus {
-        /// The entity concerned.
-        id: Option<String>,
-        /// What the bus said.
-        source: BusError,
-    },
-    /// The store failed (503; 504 on a timeout).
-    #[error("{0}")]
-    Store(StoreError),
-    /// A limit of this instance is reached (503).
-    #[error("{0}")]
-    Overloaded(String),
-    /// Data this version cannot read was found in the store (503: the store is not usable as is).
-    #[error("{0}")]
-    Corrupt(String),
 }
 
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
-        match e {
-            ServiceError::Invalid(v) => Self::Invalid {
-                field: v.field,
-                reason: v.reason,
-            },
-            ServiceError::NotFound(what) => Self::NotFound(format!("{what} not found")),
-            ServiceError::Conflict(why) => Self::Conflict(why),
-            ServiceError::Store(e) => Self::Store(e),
-            ServiceError::Publish { id, source } => Self::Bus { id, source },
-            ServiceError::Overloaded(why) => Self::Overloaded(why),
-            ServiceError::Corrupt(why) => Self::Corrupt(why),
-        }
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        Self::Service(ServiceError::Invalid(e))
     }
 }
 
-/// The problem document.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+/// An error answer (RFC 9457), as `application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what happened.
     #[serde(rename = "type")]
-    kind: &'static str,
-    title: &'a str,
-    status: u16,
-    detail: String,
+    pub kind: String,
+    /// The status' name.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// A stable, machine-readable name of the failure, for clients to branch on.
+    pub code: String,
+    /// What went wrong, in words a client can act on.
+    pub detail: String,
+    /// The offending field, on validation errors (`[3].valor` inside an array).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<String>,
+    /// The message or alert concerned, on bus failures: it stays stored.
     #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
+    pub id: Option<String>,
+}
+
+impl Problem {
+    /// The problem document of `status` with a failure's `code` and `detail`.
+    pub fn new(status: StatusCode, code: &str, detail: String) -> Self {
+        Self {
+            kind: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail,
+            field: None,
+            id: None,
+        }
+    }
 }
 
 impl ApiError {
-    /// What the client may be told. 5xx details say what failed, never internals.
+    /// The status of this failure and its stable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "malformed_request"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NoRoute(_) => (StatusCode::NOT_FOUND, "no_route"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Service(e) => match e {
+                ServiceError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+                ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                ServiceError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+                ServiceError::StoreUnavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+                }
+                ServiceError::StoreTimedOut(_) => (StatusCode::GATEWAY_TIMEOUT, "store_timeout"),
+                ServiceError::BusUnavailable { .. } => (StatusCode::BAD_GATEWAY, "bus_unavailable"),
+                ServiceError::BusTimedOut { .. } => (StatusCode::GATEWAY_TIMEOUT, "bus_timeout"),
+                ServiceError::Unpublishable { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "unpublishable")
+                }
+            },
+        }
+    }
+
+    /// What the client may be told: 5xx details say what failed and what to do, never internals.
     fn detail(&self) -> String {
         match self {
-            Self::Bus { source: BusError::Unavailable(_), .. } => {
-                "the message bus refused the record or could not be reached; it is stored and a retry with the same id tries again".into()
-            }
-            Self::Bus { source: BusError::Timeout(_), .. } => {
-                "the message bus did not acknowledge in time; it is stored and a retry with the same id tries again".into()
-            }
-            Self::Bus { source: BusError::Rejected(why), .. } => format!("the message bus will not take this record: {why}"),
-            Self::Store(StoreError::Timeout) => "the store did not answer in time".into(),
-            Self::Store(StoreError::Unavailable(_)) | Self::Corrupt(_) => "the store is unavailable".into(),
+            Self::Service(ServiceError::BusUnavailable { .. }) => "the message bus refused the record or could not be reached; it is stored and a retry with the same id tries again".into(),
+            Self::Service(ServiceError::BusTimedOut { .. }) => "the message bus did not acknowledge in time; it is stored and a retry with the same id tries again".into(),
             other => other.to_string(),
         }
     }
+
+    /// The problem document of this failure.
+    pub fn problem(&self) -> Problem {
+        let (status, code) = self.status_and_code();
+        let mut problem = Problem::new(status, code, self.detail());
+        if let Self::Service(e) = self {
+            if let ServiceError::Invalid(v) = e {
+                problem.field = Some(v.field.clone());
+            }
+            problem.id = e.unpublished_id().map(ToString::to_string);
+        }
+        problem
+    }
+}
+
+/// The cause chain of an error, for the logs.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Invalid { .. }
-            | Self::Bus {
-                source: BusError::Rejected(_),
-                ..
-            } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Bus {
-                source: BusError::Unavailable(_),
-                ..
-            } => StatusCode::BAD_GATEWAY,
-            Self::Bus {
-                source: BusError::Timeout(_),
-                ..
-            }
-            | Self::Store(StoreError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Store(StoreError::Unavailable(_)) | Self::Overloaded(_) | Self::Corrupt(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-        }
+        self.status_and_code().0
     }
 
     fn error_response(&self) -> HttpResponse {
+        let problem = self.problem();
         let status = self.status_code();
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), error = %self, cause = ?self, "request failed");
+            tracing::error!(status = status.as_u16(), code = problem.code, error = %causes(self), "request failed");
         }
-        let (field, id) = match self {
-            Self::Invalid { field, .. } => (Some(field.as_str()), None),
-            Self::Bus { id, .. } => (None, id.as_deref()),
-            _ => (None, None),
-        };
-        let problem = Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: self.detail(),
-            field,
-            id,
-        };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if let Self::Unauthorized = self {
@@ -162,49 +160,54 @@ impl ResponseError for ApiError {
 
 #[cfg(test)]
 mod tests {
+    use integra_ports::{BusError, StoreError};
+
     use super::*;
+
+    fn service(e: ServiceError) -> ApiError {
+        ApiError::Service(e)
+    }
+
+    fn id(text: &str) -> Option<integra_domain::Id> {
+        integra_domain::Id::parse(text).ok()
+    }
 
     #[test]
     fn every_failure_maps_to_the_contracts_status_and_a_problem_body() {
+        let down = || BusError::Unavailable("down".into());
         let cases: Vec<(ApiError, u16)> = vec![
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::Unauthorized, 401),
-            (ApiError::NotFound("x".into()), 404),
-            (ApiError::Conflict("x".into()), 409),
+            (ApiError::NoRoute("x".into()), 404),
             (ApiError::PayloadTooLarge(10), 413),
             (ApiError::UnsupportedMediaType("x".into()), 415),
+            (service(ServiceError::NotFound("x".into())), 404),
+            (service(ServiceError::Conflict("x".into())), 409),
+            (ValidationError::new("f", "r").into(), 422),
             (
-                ApiError::Invalid {
-                    field: "f".into(),
-                    reason: "r".into(),
-                },
+                service(ServiceError::Unpublishable {
+                    id: id("m"),
+                    reason: "too large".into(),
+                }),
                 422,
             ),
             (
-                ApiError::Bus {
-                    id: Some("m".into()),
-                    source: BusError::Rejected("too large".into()),
-                },
-                422,
-            ),
-            (
-                ApiError::Bus {
-                    id: Some("m".into()),
-                    source: BusError::Unavailable("down".into()),
-                },
+                service(ServiceError::BusUnavailable {
+                    id: id("m"),
+                    cause: down(),
+                }),
                 502,
             ),
             (
-                ApiError::Bus {
-                    id: Some("m".into()),
-                    source: BusError::Timeout("slow".into()),
-                },
+                service(ServiceError::BusTimedOut {
+                    id: id("m"),
+                    cause: BusError::Timeout("slow".into()),
+                }),
                 504,
             ),
-            (ApiError::Store(StoreError::Unavailable("down".into())), 503),
-            (ApiError::Store(StoreError::Timeout), 504),
-            (ApiError::Overloaded("full".into()), 503),
-            (ApiError::Corrupt("bad".into()), 503),
+            (service(StoreError::Unavailable("down".into()).into()), 503),
+            (service(StoreError::Timeout.into()), 504),
+            (service(ServiceError::Overloaded("full".into())), 503),
         ];
         for (error, status) in cases {
             let response = error.error_response();
@@ -213,19 +216,23 @@ mod tests {
                 response.headers().get(header::CONTENT_TYPE).unwrap(),
                 "application/problem+json"
             );
+            let problem = error.problem();
+            assert_eq!(problem.status, status);
+            assert!(!problem.code.is_empty() && !problem.detail.is_empty());
         }
     }
 
     #[test]
     fn server_errors_tell_the_client_what_it_can_use_not_the_internals() {
-        let error = ApiError::Store(StoreError::Unavailable(
-            "redis: IO error 10.0.0.7:6379 refused".into(),
-        ));
-        assert_eq!(error.detail(), "the store is unavailable");
-        let bus = ApiError::Bus {
-            id: Some("m1".into()),
-            source: BusError::Unavailable("broker kafka-3 down".into()),
-        };
+        let store =
+            service(StoreError::Unavailable("redis: IO error 10.0.0.7:6379 refused".into()).into());
+        assert_eq!(store.detail(), "the store is unavailable");
+        let bus = service(ServiceError::BusUnavailable {
+            id: id("m1"),
+            cause: BusError::Unavailable("broker kafka-3 down".into()),
+        });
         assert!(!bus.detail().contains("kafka-3"));
+        assert_eq!(bus.problem().id.as_deref(), Some("m1"));
+        assert!(causes(&bus).contains("kafka-3"), "the log keeps the cause");
     }
 }

@@ -9,7 +9,7 @@ use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
-use integra_domain::SERVER_OWNED_FIELDS;
+use integra_domain::{ValidationError, SERVER_OWNED_FIELDS};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -84,7 +84,7 @@ fn check_headers(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
 /// Reads a JSON document into `T`, telling malformed JSON (400) from invalid content (422).
 ///
 /// # Errors
-/// [`ApiError::BadRequest`] or [`ApiError::Invalid`].
+/// [`ApiError::BadRequest`], or an invalid field.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
@@ -99,15 +99,12 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// invalid field is a 422 naming it.
 ///
 /// # Errors
-/// [`ApiError::Invalid`].
+/// An invalid field, named.
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
-        ApiError::Invalid {
-            field: field_of(&path, &message),
-            reason: message,
-        }
+        ValidationError::new(field_of(&path, &message), message).into()
     })
 }
 
@@ -153,6 +150,13 @@ mod tests {
 
     use super::*;
 
+    /// The field an answer names as invalid (a 422).
+    fn invalid_field<T: std::fmt::Debug>(answer: Result<T, ApiError>) -> String {
+        let problem = answer.unwrap_err().problem();
+        assert_eq!(problem.status, 422);
+        problem.field.unwrap_or_default()
+    }
+
     #[test]
     fn syntax_errors_are_bad_requests_and_content_errors_name_the_field() {
         assert!(matches!(
@@ -161,15 +165,15 @@ mod tests {
         ));
         let unknown =
             parse::<NovaMensagem>(br#"{"tipo":"sms","destinatario":"a","conteudo":"b","cor":1}"#);
-        assert!(matches!(unknown, Err(ApiError::Invalid { field, .. }) if field == "cor"));
+        assert_eq!(invalid_field(unknown), "cor");
         let missing = parse::<NovaMensagem>(br#"{"tipo":"sms","conteudo":"b"}"#);
-        assert!(matches!(missing, Err(ApiError::Invalid { field, .. }) if field == "destinatario"));
+        assert_eq!(invalid_field(missing), "destinatario");
         let wrong = parse::<NovaMensagem>(br#"{"tipo":"fax","destinatario":"a","conteudo":"b"}"#);
-        assert!(matches!(wrong, Err(ApiError::Invalid { field, .. }) if field == "tipo"));
+        assert_eq!(invalid_field(wrong), "tipo");
         let nested = parse::<Vec<integra_domain::NovaMetrica>>(
             br#"[{"nome":"a","valor":1},{"nome":"b","valor":"x"}]"#,
         );
-        assert!(matches!(nested, Err(ApiError::Invalid { field, .. }) if field == "[1].valor"));
+        assert_eq!(invalid_field(nested), "[1].valor");
     }
 
     #[test]

@@ -20,17 +20,17 @@ mod error;
 mod extract;
 mod middleware;
 pub mod openapi;
+mod responses;
 mod routes;
-mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
-use integra_services::{AlertService, Hub, MessageService, MetricsService, Ports};
+use integra_services::{AlertService, Health, Hub, MessageService, MetricsService};
 
-pub use error::ApiError;
+pub use error::{ApiError, Problem};
 pub use extract::JsonBody;
 
 /// What the HTTP layer itself is configured with.
@@ -42,8 +42,6 @@ pub struct HttpSettings {
     pub api_keys: Vec<String>,
     /// WebSocket heartbeat and limits.
     pub ws: WsSettings,
-    /// How long `/readyz` waits for each dependency.
-    pub readiness_timeout: Duration,
 }
 
 /// WebSocket heartbeat and limits.
@@ -67,7 +65,6 @@ impl Default for HttpSettings {
                 pong_timeout: Duration::from_secs(10),
                 max_frame_bytes: 64 * 1024,
             },
-            readiness_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -82,8 +79,8 @@ pub struct AppState {
     pub alerts: Arc<AlertService>,
     /// The WebSocket hub.
     pub hub: Hub,
-    /// The ports, for the readiness checks and request metrics.
-    pub ports: Ports,
+    /// The readiness checks.
+    pub health: Arc<Health>,
     /// The HTTP settings.
     pub settings: HttpSettings,
 }
@@ -98,7 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .wrap(from_fn(middleware::authenticate))
                 .wrap(from_fn(middleware::track))
                 .configure(routes::register)
-                .service(ws::upgrade)
+                .service(openapi::openapi_json)
                 .default_service(web::to(routes::unknown_route)),
         );
 }
@@ -108,34 +105,41 @@ mod tests {
     use std::sync::Arc;
 
     use actix_web::{test, App};
-    use integra_memory::{MemoryBus, MemoryStore};
+    use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
+    use integra_ports::Store;
     use integra_prometheus::PrometheusSink;
-    use integra_services::{HubConfig, MessageConfig, MetricsConfig};
+    use integra_services::{HubConfig, MetricsConfig, Ports, PublishConfig};
     use utoipa::OpenApi;
 
     use super::*;
 
     fn state() -> web::Data<AppState> {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(MemoryEngine::new(None)));
         let ports = Ports::new(
-            Arc::new(MemoryStore::new(None)),
+            store,
             Arc::new(MemoryBus::default()),
             Arc::new(PrometheusSink::new()),
         );
-        let (hub, events) = Hub::new(ports.clone(), HubConfig::default());
+        let (hub, events) = Hub::new(ports.presence(), HubConfig::default());
+        let publish = PublishConfig::default();
         web::Data::new(AppState {
             messages: Arc::new(MessageService::new(
-                ports.clone(),
+                ports.messages(),
                 events.clone(),
-                MessageConfig::default(),
+                publish,
             )),
-            metrics: Arc::new(MetricsService::new(ports.clone(), MetricsConfig::default())),
-            alerts: Arc::new(AlertService::new(
-                ports.clone(),
-                events,
-                Duration::from_secs(5),
+            metrics: Arc::new(MetricsService::new(
+                ports.series(),
+                MetricsConfig::default(),
+            )),
+            alerts: Arc::new(AlertService::new(ports.alerts(), events, publish)),
+            health: Arc::new(Health::new(
+                Arc::clone(&ports.store),
+                Arc::clone(&ports.bus),
+                hub.clone(),
+                Duration::from_secs(2),
             )),
             hub,
-            ports,
             settings: HttpSettings::default(),
         })
     }

@@ -86,9 +86,8 @@ pub async fn track(
             ),
         };
         state
-            .ports
             .metrics
-            .http_request(&method, &route, status, started.elapsed().as_secs_f64());
+            .observe_request(&method, &route, status, started.elapsed().as_secs_f64());
     }
     response
 }

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::stream;
-use integra_ports::{Bus, BusError, Delivery, Inbound, Outbound, Subscription};
+use integra_domain::CoordenadasKafka;
+use integra_ports::{Bus, BusError, Inbound, Outbound, Subscription};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
@@ -220,7 +221,7 @@ impl KafkaBus {
 
 #[async_trait]
 impl Bus for KafkaBus {
-    async fn publish(&self, record: &Outbound) -> Result<Delivery, BusError> {
+    async fn publish(&self, record: &Outbound) -> Result<CoordenadasKafka, BusError> {
         let topic = self.topic(&record.topic);
         let headers = record
             .headers
@@ -246,9 +247,9 @@ impl Bus for KafkaBus {
         .await;
         let error = match sent {
             Ok(Ok(d)) => {
-                return Ok(Delivery {
-                    topic,
-                    partition: d.partition,
+                return Ok(CoordenadasKafka {
+                    topico: topic,
+                    particao: d.partition,
                     offset: d.offset,
                 });
             }
@@ -356,36 +357,4 @@ impl Bus for KafkaBus {
         .map_err(blocking_failed)?;
         reachable
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use super::*;
-
-    /// The broker the tests use: `INTEGRA_TEST_KAFKA_BROKERS`, else the local one `make test` starts.
-    fn brokers() -> String {
-        std::env::var("INTEGRA_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
-    }
-
-    async fn isolated(prefix: String) -> Arc<dyn Bus> {
-        let config = KafkaConfig {
-            brokers: brokers(),
-            topic_prefix: prefix,
-            timeout: Duration::from_secs(10),
-            linger: Duration::from_millis(5),
-        };
-        let bus = KafkaBus::new(&config).unwrap();
-        bus.ping().await.unwrap_or_else(|e| {
-            panic!(
-                "a Kafka broker must run at {} (make test starts Tansu): {e}",
-                brokers()
-            )
-        });
-        Arc::new(bus)
-    }
-
-    integra_services::bus_conformance!(isolated);
 }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
-use integra_ports::{Bus, BusError, Delivery, Inbound, Outbound, Subscription};
+use integra_domain::CoordenadasKafka;
+use integra_ports::{Bus, BusError, Inbound, Outbound, Subscription};
 use tokio::sync::broadcast;
 
 /// Records a subscriber may fall behind by before it skips the oldest.
@@ -55,7 +56,7 @@ impl Default for MemoryBus {
 
 #[async_trait]
 impl Bus for MemoryBus {
-    async fn publish(&self, record: &Outbound) -> Result<Delivery, BusError> {
+    async fn publish(&self, record: &Outbound) -> Result<CoordenadasKafka, BusError> {
         let size = record.payload.len() + record.key.len();
         if size > self.max_record_bytes {
             return Err(BusError::Rejected(format!(
@@ -73,9 +74,9 @@ impl Bus for MemoryBus {
             });
             offset
         });
-        Ok(Delivery {
-            topic: format!("{}{}", self.prefix, record.topic),
-            partition: 0,
+        Ok(CoordenadasKafka {
+            topico: format!("{}{}", self.prefix, record.topic),
+            particao: 0,
             offset,
         })
     }
@@ -103,15 +104,4 @@ impl Bus for MemoryBus {
     async fn ping(&self) -> Result<(), BusError> {
         Ok(())
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::MemoryBus;
-
-    integra_services::bus_conformance!(|prefix: String| async move {
-        Arc::new(MemoryBus::new(prefix, 1024 * 1024)) as Arc<dyn integra_ports::Bus>
-    });
 }

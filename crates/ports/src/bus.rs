@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
+use integra_domain::CoordenadasKafka;
 
 /// A failure to publish or subscribe, classified so that callers can answer precisely.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,17 +31,6 @@ pub struct Outbound {
     pub headers: Vec<(String, String)>,
 }
 
-/// Where the broker stored a record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The topic, with the configured prefix.
-    pub topic: String,
-    /// The partition.
-    pub partition: i32,
-    /// The offset in that partition.
-    pub offset: i64,
-}
-
 /// A record received from a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
@@ -58,11 +48,12 @@ pub type Subscription = BoxStream<'static, Inbound>;
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Bus: Send + Sync {
-    /// Publishes a record and waits for the broker's acknowledgement.
+    /// Publishes a record and waits for the broker's acknowledgement: where it stored the record
+    /// (the topic with its prefix, the partition, the offset).
     ///
     /// # Errors
     /// [`BusError::Unavailable`], [`BusError::Timeout`] or [`BusError::Rejected`].
-    async fn publish(&self, record: &Outbound) -> Result<Delivery, BusError>;
+    async fn publish(&self, record: &Outbound) -> Result<CoordenadasKafka, BusError>;
 
     /// Receives every record published on `topic` from now on, as this instance alone: each
     /// instance that subscribes gets its own copy of every record (fan-out, not a work queue).

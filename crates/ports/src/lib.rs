@@ -1,19 +1,20 @@
-//! The ports of Integra: the traits the services need from the outside world, and the errors a
-//! service can act on. Adapters (memory, Redis, Kafka, Prometheus) implement them; the services hold
-//! them as `Arc<dyn Store>`, `Arc<dyn Bus>` and `Arc<dyn MetricSink>`.
+//! The ports of Integra: the traits the services need from the outside world, in the domain's
+//! words, and the failures a service can act on. Adapters (memory, Redis, Kafka, Prometheus)
+//! implement them; each service holds the part it uses as an `Arc<dyn …>`.
 //!
-//! With the `mocks` feature, mockall mocks of each trait (`MockStore`, `MockBus`, `MockMetricSink`)
-//! are exported so that services can be tested from other crates.
+//! With the `mocks` feature, mockall mocks of each trait (`MockRecords<T>`, `MockSeriesStore`,
+//! `MockPresenceStore`, `MockBus`, `MockMetricSink`) are exported so that services can be tested
+//! from other crates.
 
 mod bus;
 mod metrics;
 mod store;
 
-pub use bus::{Bus, BusError, Delivery, Inbound, Outbound, Subscription};
+pub use bus::{Bus, BusError, Inbound, Outbound, Subscription};
 pub use metrics::{MetricSink, NoopMetrics};
 pub use store::{
-    Collection, Document, Insert, Page, Replace, SampleQuery, SampleRejection, SeriesLimits, Store,
-    StoreError, Versioned,
+    Inserted, OwedEvent, PresenceStore, Record, Records, Replaced, Revision, SampleRejection,
+    SeriesLimits, SeriesStore, Store, StoreError, StoredAlert, Versioned,
 };
 
 #[cfg(any(test, feature = "mocks"))]
@@ -21,4 +22,4 @@ pub use bus::MockBus;
 #[cfg(any(test, feature = "mocks"))]
 pub use metrics::MockMetricSink;
 #[cfg(any(test, feature = "mocks"))]
-pub use store::MockStore;
+pub use store::{MockPresenceStore, MockRecords, MockSeriesStore};

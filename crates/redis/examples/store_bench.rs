@@ -1,4 +1,4 @@
-//! Benchmarks the Redis store against a real Redis: insert, get, replace, and a page of 100 from
+//! Benchmarks the Redis document engine against a real Redis: insert, get, replace, and a page of 100 from
 //! an index holding 1,000 and then 1,000,000 messages. Run by `scripts/bench.sh` (release build).
 //!
 //! Uses Redis database 15 (`BENCH_REDIS_URL` to change), which it flushes before and after.
@@ -13,16 +13,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integra_ports::{Collection, Document, Page, Store};
-use integra_redis::{RedisConfig, RedisStore};
+use integra_documents::{Collection, Document, DocumentEngine, Page};
+use integra_domain::{Order, Paging, TimeRange};
+use integra_ports::Revision;
+use integra_redis::{RedisConfig, RedisEngine};
 
 const CONCURRENCY: usize = 64;
+const MESSAGES: Collection = Collection::new("message");
 
 fn doc(i: usize) -> Document {
     let id = format!("bench-{i:08}");
     let tipo = ["email", "sms", "push", "webhook"][i % 4];
     Document {
-        collection: Collection::Messages,
+        collection: MESSAGES,
         body: format!(
             r#"{{"id":"{id}","tipo":"{tipo}","destinatario":"user{i}@example.com","conteudo":"Olá {i}","status":"CONCLUIDA"}}"#
         ),
@@ -69,19 +72,17 @@ where
 
 /// Median latency of a page of 100, newest first, from `index`, over `rounds` sequential calls.
 async fn page_latency(
-    store: &Arc<RedisStore>,
+    store: &Arc<RedisEngine>,
     index: &str,
     skip: usize,
     rounds: usize,
 ) -> Duration {
     let page = Page {
-        collection: Collection::Messages,
+        collection: MESSAGES,
         index: index.into(),
-        from_ms: None,
-        to_ms: None,
-        skip,
-        limit: 100,
-        ascending: false,
+        range: TimeRange::ALL,
+        paging: Paging::new(skip, 100).unwrap(),
+        order: Order::NewestFirst,
     };
     let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
@@ -119,7 +120,7 @@ async fn main() {
         ttl: None,
         command_timeout: Duration::from_secs(10),
     };
-    let store = Arc::new(RedisStore::connect(config).await.unwrap());
+    let store = Arc::new(RedisEngine::connect(config).await.unwrap());
 
     let s = Arc::clone(&store);
     let insert_rate = run(0..1_000, move |i| {
@@ -149,7 +150,7 @@ async fn main() {
         let s = Arc::clone(&s);
         async move {
             assert!(s
-                .get(Collection::Messages, &format!("bench-{:08}", i * 7 % big))
+                .get(MESSAGES, &format!("bench-{:08}", i * 7 % big))
                 .await
                 .unwrap()
                 .is_some());
@@ -160,7 +161,7 @@ async fn main() {
     let replace_rate = run(0..50_000, move |i| {
         let s = Arc::clone(&s);
         async move {
-            s.replace(&doc(i), 1).await.unwrap();
+            s.replace(&doc(i), Revision::FIRST).await.unwrap();
         }
     })
     .await;

@@ -6,24 +6,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integra_domain::NovaMensagem;
-use integra_memory::{MemoryBus, MemoryStore};
-use integra_ports::NoopMetrics;
-use integra_services::{
-    Hub, HubConfig, MessageConfig, MessageFilter, MessageService, Outgoing, Paging, Ports, Sent,
-};
+use integra_domain::{MessageFilter, NovaMensagem, Paging};
+use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
+use integra_ports::{NoopMetrics, Store};
+use integra_services::{Hub, HubConfig, MessageService, Outgoing, Ports, PublishConfig, Sent};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. The ports: an expiring store, a bus, a metric sink (here one that drops everything).
-    let ports = Ports::new(
-        Arc::new(MemoryStore::new(Some(Duration::from_secs(3600)))),
-        Arc::new(MemoryBus::default()),
-        Arc::new(NoopMetrics),
-    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(MemoryEngine::new(Some(
+        Duration::from_secs(3600),
+    ))));
+    let ports = Ports::new(store, Arc::new(MemoryBus::default()), Arc::new(NoopMetrics));
 
     // 2. The hub, whose event handle the services use to announce changes.
-    let (hub, events) = Hub::new(ports.clone(), HubConfig::default());
+    let (hub, events) = Hub::new(ports.presence(), HubConfig::default());
     let _hub_tasks = hub.start();
     // Events published before the hub's subscription is live would not reach its connections.
     if !hub.wait_subscribed(Duration::from_secs(5)).await {
@@ -32,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut watcher = hub.connect().await?;
 
     // 3. A service, and a send.
-    let messages = MessageService::new(ports, events, MessageConfig::default());
+    let messages = MessageService::new(ports.messages(), events, PublishConfig::default());
     let input: NovaMensagem = serde_json::from_str(
         r#"{"id": "pedido-42", "tipo": "email", "destinatario": "ana@example.com", "conteudo": "Olá"}"#,
     )?;

@@ -4,17 +4,13 @@
 //! the broker acknowledged it. So a bus failure never loses an event: the next request on that id
 //! publishes what was missed, and deduplication never swallows it.
 
-use std::time::Duration;
+use integra_domain::{AlertEvent, AlertFilter, Alerta, NovoAlerta, Order, Paging, Timestamp};
+use integra_ports::{
+    Inserted, Outbound, OwedEvent, Records, Replaced, Revision, StoredAlert, Versioned,
+};
 
-use integra_domain::{Alerta, Evento, NovoAlerta, Severidade, Timestamp};
-use integra_ports::{Collection, Insert, Outbound, Page, Replace, Versioned};
-
-use crate::records::{alert_doc, alert_index, decode, PendingEvent, StoredAlert};
-use crate::{topics, Events, Paging, Ports, ServiceError};
-
-const CRIADO: &str = "alerta.criado";
-const RESOLVIDO: &str = "alerta.resolvido";
-const REABERTO: &str = "alerta.reaberto";
+use crate::ledger::Ledger;
+use crate::{topics, Events, Ports, PublishConfig, ServiceError};
 
 /// How many times a change is retried when another writer changed the alert in between.
 const CAS_ATTEMPTS: usize = 8;
@@ -23,108 +19,96 @@ const CAS_ATTEMPTS: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertOutcome {
     /// A new alert, its `alerta.criado` published (also when a retry publishes the event a bus
-    /// failure missed): 201.
+    /// failure missed).
     Created,
-    /// The same id is open: nothing published: 200.
+    /// The same id is open: nothing published.
     Existing,
-    /// The same id was resolved: reopened, `alerta.reaberto` published: 200.
+    /// The same id was resolved: reopened, `alerta.reaberto` published.
     Reopened,
-}
-
-/// The filters of an alert list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AlertFilter {
-    /// Only this severity.
-    pub severidade: Option<Severidade>,
-    /// Only resolved (true) or open (false) alerts.
-    pub resolvido: Option<bool>,
-    /// Only alerts created at or after this instant.
-    pub start_time: Option<Timestamp>,
-    /// Only alerts created at or before this instant.
-    pub end_time: Option<Timestamp>,
 }
 
 /// An alert once no event is owed any more.
 enum Settled {
-    /// Nothing was owed: the alert as stored, at `rev`.
-    Clean { rev: u64, alert: StoredAlert },
-    /// This call published the owed event `evento`.
-    Delivered { evento: String, alert: Alerta },
+    /// Nothing was owed: the alert as stored.
+    Clean(Versioned<StoredAlert>),
+    /// This call published the owed `event`.
+    Delivered { event: AlertEvent, alert: Alerta },
 }
 
 /// Stores alerts and publishes their events on `alerts`.
 pub struct AlertService {
-    ports: Ports,
-    events: Events,
-    publish_timeout: Duration,
-    /// How long a publisher owns a pending event before another request may take it up.
-    lease_ms: i64,
+    ledger: Ledger<StoredAlert>,
 }
 
 impl AlertService {
-    /// The service over these ports; `publish_timeout` is `bus.timeout_ms`.
-    pub fn new(ports: Ports, events: Events, publish_timeout: Duration) -> Self {
-        let lease_ms = i64::try_from(publish_timeout.as_millis())
-            .unwrap_or(i64::MAX / 2)
-            .saturating_add(2000);
+    /// The service over these ports.
+    pub fn new(
+        ports: Ports<dyn Records<StoredAlert>>,
+        events: Events,
+        publish: PublishConfig,
+    ) -> Self {
         Self {
-            ports,
-            events,
-            publish_timeout,
-            lease_ms,
+            ledger: Ledger::new(ports, events, publish),
         }
     }
 
     /// Raises an alert. The same id while open is deduplicated; while resolved, it reopens.
     ///
     /// # Errors
-    /// [`ServiceError::Invalid`], [`ServiceError::Conflict`] while another request publishes its
-    /// event, [`ServiceError::Publish`] (the alert stays stored and a retry publishes the event),
-    /// [`ServiceError::Store`].
+    /// [`ServiceError::Invalid`]; [`ServiceError::Conflict`] while another request publishes its
+    /// event; a bus failure (the alert stays stored and a retry publishes the event); a store
+    /// failure.
     pub async fn create(&self, input: NovoAlerta) -> Result<(AlertOutcome, Alerta), ServiceError> {
-        let now = Timestamp::now();
-        let alerta = Alerta::raise(input, now)?;
-        let stored = StoredAlert {
-            alerta,
-            pending: Some(PendingEvent::taken(CRIADO)),
-        };
-        let doc = alert_doc(&stored)?;
-        let mut current = match self.ports.insert(&doc).await? {
-            Insert::Created => return Ok((AlertOutcome::Created, self.deliver(stored, 1).await?)),
-            Insert::Exists(v) => v,
+        let alerta = Alerta::raise(input, Timestamp::now())?;
+        let stored = owing(alerta, AlertEvent::Criado);
+        let mut current = match self.ledger.insert(&stored).await? {
+            Inserted::Created => {
+                return Ok((
+                    AlertOutcome::Created,
+                    self.deliver(stored, Revision::FIRST).await?,
+                ))
+            }
+            Inserted::Exists(v) => v,
         };
         for _ in 0..CAS_ATTEMPTS {
-            let (rev, mut alert) = match self.settle(current).await? {
-                Settled::Clean { rev, alert } => (rev, alert),
+            let Versioned { revision, record } = match self.settle(current).await? {
+                Settled::Clean(v) => v,
                 // This request just published the event a failure missed: answer as its first
                 // request would have been answered.
-                Settled::Delivered { evento, alert } if evento != RESOLVIDO => {
-                    let outcome = if evento == CRIADO {
-                        AlertOutcome::Created
-                    } else {
-                        AlertOutcome::Reopened
-                    };
-                    return Ok((outcome, alert));
-                }
+                Settled::Delivered {
+                    event: AlertEvent::Criado,
+                    alert,
+                } => return Ok((AlertOutcome::Created, alert)),
+                Settled::Delivered {
+                    event: AlertEvent::Reaberto,
+                    alert,
+                } => return Ok((AlertOutcome::Reopened, alert)),
                 // A missed resolution, now published: the alert is resolved, so this reopens it.
-                Settled::Delivered { alert, .. } => {
+                Settled::Delivered {
+                    event: AlertEvent::Resolvido,
+                    alert,
+                } => {
                     current = self.fetch(alert.id.as_str()).await?;
                     continue;
                 }
             };
-            if !alert.alerta.reopen(Timestamp::now()) {
-                return Ok((AlertOutcome::Existing, alert.alerta));
+            let mut alerta = record.alerta;
+            if !alerta.reopen(Timestamp::now()) {
+                return Ok((AlertOutcome::Existing, alerta));
             }
-            alert.pending = Some(PendingEvent::taken(REABERTO));
-            match self.ports.replace(&alert_doc(&alert)?, rev).await? {
-                Replace::Done(rev) => {
-                    return Ok((AlertOutcome::Reopened, self.deliver(alert, rev).await?))
+            let reopened = owing(alerta, AlertEvent::Reaberto);
+            match self.ledger.replace(&reopened, revision).await? {
+                Replaced::Done(revision) => {
+                    return Ok((
+                        AlertOutcome::Reopened,
+                        self.deliver(reopened, revision).await?,
+                    ))
                 }
-                Replace::Stale(Some(v)) => current = v,
-                Replace::Stale(None) => {
+                Replaced::Stale(Some(v)) => current = v,
+                Replaced::Stale(None) => {
                     return Err(ServiceError::Conflict(format!(
                         "alert {} changed meanwhile",
-                        alert.alerta.id
+                        reopened.alerta.id
                     )))
                 }
             }
@@ -137,28 +121,34 @@ impl AlertService {
     /// Resolves an alert; `alerta.resolvido` is published the first time only.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`], [`ServiceError::Conflict`], [`ServiceError::Publish`],
-    /// [`ServiceError::Store`].
+    /// [`ServiceError::NotFound`], [`ServiceError::Conflict`], a bus or a store failure.
     pub async fn resolve(&self, id: &str) -> Result<Alerta, ServiceError> {
         let mut current = self.fetch(id).await?;
         for _ in 0..CAS_ATTEMPTS {
-            let (rev, mut alert) = match self.settle(current).await? {
-                Settled::Clean { rev, alert } => (rev, alert),
-                Settled::Delivered { evento, alert } if evento == RESOLVIDO => return Ok(alert),
+            let Versioned { revision, record } = match self.settle(current).await? {
+                Settled::Clean(v) => v,
+                Settled::Delivered {
+                    event: AlertEvent::Resolvido,
+                    alert,
+                } => return Ok(alert),
                 // A missed creation or reopening, now published: the alert is open; resolve it.
-                Settled::Delivered { .. } => {
+                Settled::Delivered {
+                    event: AlertEvent::Criado | AlertEvent::Reaberto,
+                    ..
+                } => {
                     current = self.fetch(id).await?;
                     continue;
                 }
             };
-            if !alert.alerta.resolve(Timestamp::now()) {
-                return Ok(alert.alerta);
+            let mut alerta = record.alerta;
+            if !alerta.resolve(Timestamp::now()) {
+                return Ok(alerta);
             }
-            alert.pending = Some(PendingEvent::taken(RESOLVIDO));
-            match self.ports.replace(&alert_doc(&alert)?, rev).await? {
-                Replace::Done(rev) => return self.deliver(alert, rev).await,
-                Replace::Stale(Some(v)) => current = v,
-                Replace::Stale(None) => return Err(ServiceError::NotFound(format!("alert {id}"))),
+            let resolved = owing(alerta, AlertEvent::Resolvido);
+            match self.ledger.replace(&resolved, revision).await? {
+                Replaced::Done(revision) => return self.deliver(resolved, revision).await,
+                Replaced::Stale(Some(v)) => current = v,
+                Replaced::Stale(None) => return Err(ServiceError::NotFound(format!("alert {id}"))),
             }
         }
         Err(ServiceError::Conflict(format!(
@@ -167,97 +157,86 @@ impl AlertService {
     }
 
     /// Publishes the event a stored alert still owes, if its publisher is gone.
-    async fn settle(&self, stored: Versioned) -> Result<Settled, ServiceError> {
-        let alert: StoredAlert = decode(&stored.body)?;
-        let Some(pending) = &alert.pending else {
-            return Ok(Settled::Clean {
-                rev: stored.rev,
-                alert,
-            });
+    async fn settle(&self, stored: Versioned<StoredAlert>) -> Result<Settled, ServiceError> {
+        let Some(owed) = stored.record.owed else {
+            return Ok(Settled::Clean(stored));
         };
         let now = Timestamp::now();
-        if pending
+        if owed
             .since
-            .is_some_and(|since| since.plus_millis(self.lease_ms) > now)
+            .is_some_and(|since| self.ledger.publish.holds(since, now))
         {
             return Err(ServiceError::Conflict(format!(
                 "an event of alert {} is being published",
-                alert.alerta.id
+                stored.record.alerta.id
             )));
         }
-        let mut taken = alert.clone();
-        taken.pending = Some(PendingEvent::taken(&pending.evento));
-        match self.ports.replace(&alert_doc(&taken)?, stored.rev).await? {
-            Replace::Done(rev) => {
-                let evento = pending.evento.clone();
-                Ok(Settled::Delivered {
-                    evento,
-                    alert: self.deliver(taken, rev).await?,
-                })
-            }
-            Replace::Stale(_) => Err(ServiceError::Conflict(format!(
+        let taken = owing(stored.record.alerta, owed.event);
+        match self.ledger.replace(&taken, stored.revision).await? {
+            Replaced::Done(revision) => Ok(Settled::Delivered {
+                event: owed.event,
+                alert: self.deliver(taken, revision).await?,
+            }),
+            Replaced::Stale(_) => Err(ServiceError::Conflict(format!(
                 "alert {} changed meanwhile",
-                alert.alerta.id
+                taken.alerta.id
             ))),
         }
     }
 
-    /// Publishes the pending event of `alert` (stored at `rev`) and clears it; on failure marks it
-    /// free for the next request to take up.
-    async fn deliver(&self, mut alert: StoredAlert, rev: u64) -> Result<Alerta, ServiceError> {
-        let Some(pending) = alert.pending.take() else {
+    /// Publishes the owed event of `alert` (stored at `revision`) and clears it; on failure marks
+    /// it free for the next request to take up.
+    async fn deliver(
+        &self,
+        mut alert: StoredAlert,
+        revision: Revision,
+    ) -> Result<Alerta, ServiceError> {
+        let Some(owed) = alert.owed.take() else {
             return Ok(alert.alerta);
         };
-        let evento = match pending.evento.as_str() {
-            RESOLVIDO => Evento::AlertaResolvido(&alert.alerta),
-            REABERTO => Evento::AlertaReaberto(&alert.alerta),
-            _ => Evento::AlertaCriado(&alert.alerta),
-        };
+        let event = owed.event.about(&alert.alerta);
         let record = Outbound {
             topic: topics::ALERTS.to_owned(),
             key: alert.alerta.id.to_string(),
-            payload: evento.to_json().into_bytes(),
+            payload: event.to_json().into_bytes(),
             headers: vec![
                 ("content-type".to_owned(), "application/json".to_owned()),
-                ("evento".to_owned(), evento.name().to_owned()),
+                ("evento".to_owned(), event.name().to_owned()),
                 ("id".to_owned(), alert.alerta.id.to_string()),
             ],
         };
-        match self.ports.publish(&record, self.publish_timeout).await {
+        match self.ledger.publish(&record).await {
             Ok(_) => {
-                self.events.emit(evento);
+                self.ledger.events.emit(event);
                 // Clearing the event is bookkeeping: if it fails, the next request publishes the
                 // event once more, which is better than losing it.
-                match self.ports.replace(&alert_doc(&alert)?, rev).await {
-                    Ok(Replace::Done(_)) => {}
-                    Ok(Replace::Stale(_)) => {
-                        tracing::warn!(id = %alert.alerta.id, "alert changed before its event was cleared")
+                match self.ledger.replace(&alert, revision).await {
+                    Ok(Replaced::Done(_)) => {}
+                    Ok(Replaced::Stale(_)) => {
+                        tracing::warn!(id = %alert.alerta.id, "alert changed before its event was cleared");
                     }
                     Err(_) => {
-                        tracing::warn!(id = %alert.alerta.id, "could not clear a published event")
+                        tracing::warn!(id = %alert.alerta.id, "could not clear a published event");
                     }
                 }
                 Ok(alert.alerta)
             }
-            Err(source) => {
-                alert.pending = Some(PendingEvent {
-                    evento: pending.evento,
+            Err(cause) => {
+                alert.owed = Some(OwedEvent {
+                    event: owed.event,
                     since: None,
                 });
-                if self.ports.replace(&alert_doc(&alert)?, rev).await.is_err() {
+                if self.ledger.replace(&alert, revision).await.is_err() {
                     tracing::warn!(id = %alert.alerta.id, "could not release a failed event; it is retried after its lease");
                 }
-                Err(ServiceError::Publish {
-                    id: Some(alert.alerta.id.to_string()),
-                    source,
-                })
+                Err(ServiceError::publish(Some(alert.alerta.id), cause))
             }
         }
     }
 
-    async fn fetch(&self, id: &str) -> Result<Versioned, ServiceError> {
-        self.ports
-            .get(Collection::Alerts, id)
+    async fn fetch(&self, id: &str) -> Result<Versioned<StoredAlert>, ServiceError> {
+        self.ledger
+            .get(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("alert {id}")))
     }
@@ -265,34 +244,36 @@ impl AlertService {
     /// Reads one alert.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`], or [`ServiceError::Store`].
+    /// [`ServiceError::NotFound`], or a store failure.
     pub async fn get(&self, id: &str) -> Result<Alerta, ServiceError> {
-        let stored: StoredAlert = decode(&self.fetch(id).await?.body)?;
-        Ok(stored.alerta)
+        Ok(self.fetch(id).await?.record.alerta)
     }
 
     /// Lists alerts, newest first; the time range applies to `criado_em`.
     ///
     /// # Errors
-    /// [`ServiceError::Store`].
+    /// A store failure.
     pub async fn list(
         &self,
         filter: AlertFilter,
         paging: Paging,
     ) -> Result<Vec<Alerta>, ServiceError> {
-        let page = Page {
-            collection: Collection::Alerts,
-            index: alert_index(filter.severidade, filter.resolvido),
-            from_ms: filter.start_time.map(Timestamp::millis),
-            to_ms: filter.end_time.map(Timestamp::millis),
-            skip: paging.skip,
-            limit: paging.limit,
-            ascending: false,
-        };
-        let docs = self.ports.list(&page).await?;
-        docs.iter()
-            .map(|v| decode::<StoredAlert>(&v.body).map(|s| s.alerta))
-            .collect()
+        let listed = self
+            .ledger
+            .list(&filter, paging, Order::NewestFirst)
+            .await?;
+        Ok(listed.into_iter().map(|v| v.record.alerta).collect())
+    }
+}
+
+/// `alerta`, owing `event`, taken up now by the caller.
+fn owing(alerta: Alerta, event: AlertEvent) -> StoredAlert {
+    StoredAlert {
+        alerta,
+        owed: Some(OwedEvent {
+            event,
+            since: Some(Timestamp::now()),
+        }),
     }
 }
 

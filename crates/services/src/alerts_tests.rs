@@ -1,16 +1,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use integra_domain::{NovoAlerta, Severidade};
-use integra_ports::{
-    BusError, Delivery, Insert, MockBus, MockStore, Outbound, StoreError, Subscription,
-};
+use integra_domain::{NovoAlerta, Severidade, TimeRange};
+use integra_ports::{MockBus, MockRecords, StoreError};
 
 use super::*;
-use crate::test_support::{memory_with_bus, mocked};
+use crate::test_support::{memory_with_bus, mocked, FakeBus};
 use crate::Events;
 
 fn input(id: &str) -> NovoAlerta {
@@ -20,54 +18,24 @@ fn input(id: &str) -> NovoAlerta {
     .unwrap()
 }
 
-/// A bus that records the events it acknowledges, and can be switched off.
-#[derive(Default)]
-struct RecordingBus {
-    down: AtomicBool,
-    published: Mutex<Vec<String>>,
-    offset: AtomicUsize,
+fn publish_config() -> PublishConfig {
+    PublishConfig::with_timeout(Duration::from_millis(200))
 }
 
-impl RecordingBus {
-    fn events(&self) -> Vec<String> {
-        self.published.lock().unwrap().clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl integra_ports::Bus for RecordingBus {
-    async fn publish(&self, r: &Outbound) -> Result<Delivery, BusError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(BusError::Unavailable("broker down".into()));
-        }
-        let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
-        self.published
-            .lock()
-            .unwrap()
-            .push(format!("{} {}", v["evento"].as_str().unwrap(), r.key));
-        let offset = i64::try_from(self.offset.fetch_add(1, Ordering::SeqCst)).unwrap();
-        Ok(Delivery {
-            topic: r.topic.clone(),
-            partition: 0,
-            offset,
-        })
-    }
-    async fn subscribe(&self, _: &str) -> Result<Subscription, BusError> {
-        Err(BusError::Unavailable("not here".into()))
-    }
-    async fn ping(&self) -> Result<(), BusError> {
-        Ok(())
-    }
-}
-
-fn service(bus: Arc<RecordingBus>) -> AlertService {
+fn service(bus: Arc<FakeBus>) -> AlertService {
     let (events, _) = Events::channel(64);
-    AlertService::new(memory_with_bus(bus), events, Duration::from_millis(200))
+    AlertService::new(memory_with_bus(bus).alerts(), events, publish_config())
+}
+
+fn mocked_service(store: MockRecords<StoredAlert>, bus: MockBus) -> AlertService {
+    let (events, _) = Events::channel(4);
+    let store: Arc<dyn Records<StoredAlert>> = Arc::new(store);
+    AlertService::new(mocked(store, bus), events, publish_config())
 }
 
 #[tokio::test]
 async fn a_new_alert_is_stored_and_its_creation_published_keyed_by_id() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = service(bus.clone());
     let (outcome, alert) = svc.create(input("a1")).await.unwrap();
     assert_eq!(outcome, AlertOutcome::Created);
@@ -77,7 +45,7 @@ async fn a_new_alert_is_stored_and_its_creation_published_keyed_by_id() {
 
 #[tokio::test]
 async fn the_same_id_while_open_is_deduplicated_and_publishes_nothing() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = service(bus.clone());
     let (_, first) = svc.create(input("a1")).await.unwrap();
     let (outcome, again) = svc.create(input("a1")).await.unwrap();
@@ -87,7 +55,7 @@ async fn the_same_id_while_open_is_deduplicated_and_publishes_nothing() {
 
 #[tokio::test]
 async fn resolving_publishes_once_and_keeps_the_first_time() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = service(bus.clone());
     svc.create(input("a1")).await.unwrap();
     let first = svc.resolve("a1").await.unwrap();
@@ -103,7 +71,7 @@ async fn resolving_publishes_once_and_keeps_the_first_time() {
 
 #[tokio::test]
 async fn the_same_id_after_resolution_reopens_the_alert() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = service(bus.clone());
     svc.create(input("a1")).await.unwrap();
     svc.resolve("a1").await.unwrap();
@@ -122,11 +90,13 @@ async fn the_same_id_after_resolution_reopens_the_alert() {
 
 #[tokio::test]
 async fn a_bus_failure_keeps_the_alert_and_the_retry_publishes_the_missed_event() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = service(bus.clone());
     bus.down.store(true, Ordering::SeqCst);
     match svc.create(input("a1")).await {
-        Err(ServiceError::Publish { id, .. }) => assert_eq!(id.as_deref(), Some("a1")),
+        Err(e @ ServiceError::BusUnavailable { .. }) => {
+            assert_eq!(e.unpublished_id().map(|id| id.as_str()), Some("a1"));
+        }
         other => panic!("unexpected {other:?}"),
     }
     assert!(
@@ -147,13 +117,13 @@ async fn a_bus_failure_keeps_the_alert_and_the_retry_publishes_the_missed_event(
 
 #[tokio::test]
 async fn a_missed_resolution_is_published_by_the_next_resolve() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = service(bus.clone());
     svc.create(input("a1")).await.unwrap();
     bus.down.store(true, Ordering::SeqCst);
     assert!(matches!(
         svc.resolve("a1").await,
-        Err(ServiceError::Publish { .. })
+        Err(ServiceError::BusUnavailable { .. })
     ));
     assert!(svc.get("a1").await.unwrap().resolvido);
     bus.down.store(false, Ordering::SeqCst);
@@ -163,7 +133,7 @@ async fn a_missed_resolution_is_published_by_the_next_resolve() {
 
 #[tokio::test]
 async fn a_missed_creation_is_published_before_a_resolve_goes_on() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = service(bus.clone());
     bus.down.store(true, Ordering::SeqCst);
     assert!(svc.create(input("a1")).await.is_err());
@@ -174,42 +144,36 @@ async fn a_missed_creation_is_published_before_a_resolve_goes_on() {
 
 #[tokio::test]
 async fn a_store_that_is_down_fails_the_create_before_publishing() {
-    let mut store = MockStore::new();
+    let mut store = MockRecords::<StoredAlert>::new();
     store
         .expect_insert()
         .returning(|_| Err(StoreError::Unavailable("down".into())));
     let mut bus = MockBus::new();
     bus.expect_publish().never();
-    let (events, _) = Events::channel(4);
-    let svc = AlertService::new(mocked(store, bus), events, Duration::from_millis(100));
+    let svc = mocked_service(store, bus);
     assert!(matches!(
         svc.create(input("a1")).await,
-        Err(ServiceError::Store(_))
+        Err(ServiceError::StoreUnavailable(_))
     ));
 }
 
 #[tokio::test]
 async fn an_event_being_published_by_another_request_is_a_conflict() {
-    let mut store = MockStore::new();
-    let alert = crate::records::StoredAlert {
-        alerta: integra_domain::Alerta::raise(input("a1"), integra_domain::Timestamp::now())
-            .unwrap(),
-        pending: Some(crate::records::PendingEvent {
-            evento: "alerta.criado".into(),
-            since: Some(integra_domain::Timestamp::now()),
-        }),
-    };
-    let body = crate::records::alert_doc(&alert).unwrap().body;
+    let mut store = MockRecords::<StoredAlert>::new();
+    let being_published = owing(
+        Alerta::raise(input("a1"), Timestamp::now()).unwrap(),
+        AlertEvent::Criado,
+    );
     store.expect_insert().returning(move |_| {
-        Ok(Insert::Exists(integra_ports::Versioned {
-            rev: 1,
-            body: body.clone(),
+        Ok(Inserted::Exists(Versioned {
+            revision: Revision::FIRST,
+            record: being_published.clone(),
         }))
     });
+    store.expect_replace().never();
     let mut bus = MockBus::new();
     bus.expect_publish().never();
-    let (events, _) = Events::channel(4);
-    let svc = AlertService::new(mocked(store, bus), events, Duration::from_millis(100));
+    let svc = mocked_service(store, bus);
     assert!(matches!(
         svc.create(input("a1")).await,
         Err(ServiceError::Conflict(_))
@@ -218,7 +182,7 @@ async fn an_event_being_published_by_another_request_is_a_conflict() {
 
 #[tokio::test]
 async fn concurrent_creates_of_one_id_publish_one_creation() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = Arc::new(service(bus.clone()));
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -237,7 +201,7 @@ async fn concurrent_creates_of_one_id_publish_one_creation() {
 
 #[tokio::test]
 async fn lists_filter_by_severity_resolution_and_creation_time() {
-    let bus = Arc::new(RecordingBus::default());
+    let bus = Arc::new(FakeBus::default());
     let svc = service(bus);
     for (id, sev) in [("a", "baixa"), ("b", "alta"), ("c", "alta")] {
         let i: NovoAlerta =
@@ -268,7 +232,7 @@ async fn lists_filter_by_severity_resolution_and_creation_time() {
     );
     let b = svc.get("b").await.unwrap();
     let since_b = AlertFilter {
-        start_time: Some(b.criado_em),
+        criado_em: TimeRange::new(Some(b.criado_em), None).unwrap(),
         ..AlertFilter::default()
     };
     assert_eq!(
@@ -276,7 +240,7 @@ async fn lists_filter_by_severity_resolution_and_creation_time() {
         ["c", "b"]
     );
     let until_b = AlertFilter {
-        end_time: Some(b.criado_em),
+        criado_em: TimeRange::new(None, Some(b.criado_em)).unwrap(),
         ..AlertFilter::default()
     };
     assert_eq!(

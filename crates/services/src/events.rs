@@ -19,18 +19,8 @@ impl Events {
 
     /// Queues an event.
     pub fn emit(&self, event: Evento<'_>) {
-        self.queue(event.name(), event.to_json());
-    }
-
-    /// Queues the event `name` whose `dados` is the JSON text `dados`, already serialized (a
-    /// stored document): the same bytes serve the store, the bus and the event.
-    pub fn emit_json(&self, name: &'static str, dados: &str) {
-        self.queue(name, format!(r#"{{"evento":"{name}","dados":{dados}}}"#));
-    }
-
-    fn queue(&self, name: &'static str, json: String) {
-        if let Err(e) = self.tx.try_send(json) {
-            tracing::warn!(event = name, error = %e, "event dropped");
+        if let Err(e) = self.tx.try_send(event.to_json()) {
+            tracing::warn!(event = event.name(), error = %e, "event dropped");
         }
     }
 }

@@ -2,15 +2,13 @@
 
 use std::time::Duration;
 
-use integra_domain::{Metrica, NovaMetrica, Timestamp, ValidationError};
-use integra_ports::{SampleQuery, SampleRejection, SeriesLimits};
+use integra_domain::{MetricQuery, Metrica, NovaMetrica, Timestamp, ValidationError};
+use integra_ports::{SeriesLimits, SeriesStore};
 
 use crate::{Ports, ServiceError};
 
 /// Most samples in one request.
 pub const MAX_BATCH: usize = 1000;
-/// Most samples one query returns.
-pub const MAX_QUERY_LIMIT: usize = 10_000;
 
 /// Limits of the metric series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,41 +28,45 @@ impl Default for MetricsConfig {
     }
 }
 
-/// Records and queries metric samples.
+/// A batch refused whole: which sample, and the rule it broke on its own field.
+struct Refused {
+    index: usize,
+    rule: ValidationError,
+}
+
+/// Records and queries metric samples, and keeps the service's own measurements.
 pub struct MetricsService {
-    ports: Ports,
-    config: MetricsConfig,
+    ports: Ports<dyn SeriesStore>,
+    limits: SeriesLimits,
 }
 
 impl MetricsService {
     /// The service over these ports.
-    pub fn new(ports: Ports, config: MetricsConfig) -> Self {
-        Self { ports, config }
+    pub fn new(ports: Ports<dyn SeriesStore>, config: MetricsConfig) -> Self {
+        let limits = SeriesLimits {
+            max_series_per_name: config.max_series_per_name,
+            retention_ms: i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX),
+        };
+        Self { ports, limits }
     }
 
     /// Records one sample.
     ///
     /// # Errors
-    /// [`ServiceError::Invalid`] naming the field, or [`ServiceError::Store`].
+    /// [`ServiceError::Invalid`] naming the field, or a store failure.
     pub async fn record(&self, input: NovaMetrica) -> Result<Metrica, ServiceError> {
         let sample = Metrica::record(input, Timestamp::now())?;
-        let mut stored = self.store(vec![sample]).await.map_err(|e| match e {
+        match self.store(std::slice::from_ref(&sample)).await? {
+            Ok(()) => Ok(sample),
             // A single object has no index to name.
-            ServiceError::Invalid(v) => ServiceError::Invalid(ValidationError {
-                field: v.field.trim_start_matches("[0].").to_owned(),
-                reason: v.reason,
-            }),
-            other => other,
-        })?;
-        stored
-            .pop()
-            .ok_or_else(|| ServiceError::Corrupt("the store returned no sample".into()))
+            Err(refused) => Err(refused.rule.into()),
+        }
     }
 
     /// Records a batch of samples, all or none: one invalid item is an error naming its index.
     ///
     /// # Errors
-    /// [`ServiceError::Invalid`] naming `[index].field`, or [`ServiceError::Store`].
+    /// [`ServiceError::Invalid`] naming `[index].field`, or a store failure.
     pub async fn record_batch(
         &self,
         inputs: Vec<NovaMetrica>,
@@ -81,68 +83,55 @@ impl MetricsService {
             .enumerate()
             .map(|(i, input)| Metrica::record(input, now).map_err(|e| e.at_index(i)))
             .collect::<Result<Vec<_>, _>>()?;
-        self.store(samples).await
+        match self.store(&samples).await? {
+            Ok(()) => Ok(samples),
+            Err(refused) => Err(refused.rule.at_index(refused.index).into()),
+        }
     }
 
-    async fn store(&self, samples: Vec<Metrica>) -> Result<Vec<Metrica>, ServiceError> {
-        let limits = SeriesLimits {
-            max_series_per_name: self.config.max_series_per_name,
-            retention_ms: i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX),
-        };
-        let outcome = self
+    /// Appends valid samples to their series, then to the registry; a batch the series refuse is
+    /// stored nowhere.
+    async fn store(&self, samples: &[Metrica]) -> Result<Result<(), Refused>, ServiceError> {
+        let appended = self
             .ports
             .store
-            .append_samples(&samples, limits)
+            .append_samples(samples, self.limits)
             .await
             .map_err(self.ports.store_failed("append_samples"))?;
-        if let Err(rejection) = outcome {
-            let (index, field) = match &rejection {
-                SampleRejection::TypeMismatch { index, .. } => (*index, "tipo"),
-                SampleRejection::TooManySeries { index, .. } => (*index, "labels"),
-            };
-            let reason = rejection.to_string();
-            let reason = reason.split_once(": ").map_or(reason.as_str(), |(_, r)| r);
-            return Err(ServiceError::Invalid(
-                ValidationError::new(field, reason).at_index(index),
-            ));
+        if let Err(rejection) = appended {
+            return Ok(Err(Refused {
+                index: rejection.index(),
+                rule: rejection.rule_broken(),
+            }));
         }
-        for sample in &samples {
+        for sample in samples {
             self.ports.metrics.record(sample);
         }
-        Ok(samples)
+        Ok(Ok(()))
     }
 
     /// Reads samples in ascending timestamp; the range is inclusive.
     ///
     /// # Errors
-    /// [`ServiceError::Invalid`] for a limit over 10 000 or a range that ends before it starts;
-    /// [`ServiceError::Store`].
-    pub async fn query(&self, query: SampleQuery) -> Result<Vec<Metrica>, ServiceError> {
-        if query.limit == 0 || query.limit > MAX_QUERY_LIMIT {
-            return Err(ServiceError::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_QUERY_LIMIT}"),
-            ));
-        }
-        if let (Some(from), Some(to)) = (query.from, query.to) {
-            if to < from {
-                return Err(ServiceError::invalid(
-                    "end_time",
-                    "must not be before start_time",
-                ));
-            }
-        }
-        Ok(self
-            .ports
+    /// A store failure.
+    pub async fn query(&self, query: &MetricQuery) -> Result<Vec<Metrica>, ServiceError> {
+        self.ports
             .store
-            .query_samples(&query)
+            .query_samples(query)
             .await
-            .map_err(self.ports.store_failed("query_samples"))?)
+            .map_err(self.ports.store_failed("query_samples"))
     }
 
     /// The OpenMetrics exposition of every series and of the service's own metrics.
     pub fn exposition(&self) -> String {
         self.ports.metrics.render()
+    }
+
+    /// Counts one request served on `route` (a route pattern, not a path) with `status`.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.ports
+            .metrics
+            .http_request(method, route, status, seconds);
     }
 }
 

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use integra_domain::{NovaMetrica, TipoMetrica};
-use integra_ports::{MockBus, MockMetricSink, MockStore, SampleQuery, SampleRejection, StoreError};
+use integra_domain::{NovaMetrica, TimeRange, TipoMetrica};
+use integra_ports::{MockBus, MockMetricSink, MockSeriesStore, SampleRejection, StoreError};
 
 use super::*;
 use crate::test_support::memory;
@@ -14,7 +14,7 @@ fn sample(json: serde_json::Value) -> NovaMetrica {
 
 fn service_with_prometheus() -> (MetricsService, Arc<integra_prometheus::PrometheusSink>) {
     let sink = Arc::new(integra_prometheus::PrometheusSink::new());
-    let base = memory();
+    let base = memory().series();
     let ports = Ports::new(base.store, base.bus, sink.clone());
     (
         MetricsService::new(
@@ -39,11 +39,7 @@ async fn a_sample_is_stored_and_reaches_the_registry() {
         .unwrap();
     assert_eq!(stored.tipo, TipoMetrica::Gauge);
     let got = svc
-        .query(SampleQuery {
-            nome: Some("fila".into()),
-            limit: 10,
-            ..SampleQuery::default()
-        })
+        .query(&MetricQuery::new(Some("fila".into()), None, TimeRange::ALL, 10).unwrap())
         .await
         .unwrap();
     assert_eq!(got, [stored]);
@@ -66,10 +62,7 @@ async fn one_invalid_item_refuses_the_whole_batch_and_names_its_index() {
         other => panic!("unexpected {other:?}"),
     }
     let all = svc
-        .query(SampleQuery {
-            limit: 10,
-            ..SampleQuery::default()
-        })
+        .query(&MetricQuery::everything(10).unwrap())
         .await
         .unwrap();
     assert!(all.is_empty());
@@ -116,7 +109,7 @@ async fn the_series_cap_refuses_a_new_label_set_and_records_nothing() {
 }
 
 #[tokio::test]
-async fn batches_are_between_one_and_a_thousand_samples_and_queries_up_to_ten_thousand() {
+async fn batches_are_between_one_and_a_thousand_samples() {
     let (svc, _) = service_with_prometheus();
     assert!(matches!(
         svc.record_batch(vec![]).await,
@@ -129,16 +122,11 @@ async fn batches_are_between_one_and_a_thousand_samples_and_queries_up_to_ten_th
         svc.record_batch(many).await,
         Err(ServiceError::Invalid(_))
     ));
-    let q = SampleQuery {
-        limit: 10_001,
-        ..SampleQuery::default()
-    };
-    assert!(matches!(svc.query(q).await, Err(ServiceError::Invalid(e)) if e.field == "limit"));
 }
 
 #[tokio::test]
 async fn a_store_failure_records_nothing_in_the_registry() {
-    let mut store = MockStore::new();
+    let mut store = MockSeriesStore::new();
     store
         .expect_append_samples()
         .returning(|_, _| Err(StoreError::Unavailable("down".into())));
@@ -152,13 +140,13 @@ async fn a_store_failure_records_nothing_in_the_registry() {
     assert!(matches!(
         svc.record(sample(serde_json::json!({"nome": "x", "valor": 1})))
             .await,
-        Err(ServiceError::Store(_))
+        Err(ServiceError::StoreUnavailable(_))
     ));
 }
 
 #[tokio::test]
 async fn a_rejection_from_the_store_names_the_field_of_the_item() {
-    let mut store = MockStore::new();
+    let mut store = MockSeriesStore::new();
     store.expect_append_samples().returning(|_, _| {
         Ok(Err(SampleRejection::TooManySeries {
             index: 3,

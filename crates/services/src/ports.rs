@@ -1,27 +1,42 @@
-//! The ports bundle that every service holds, with the bookkeeping around each call.
+//! The ports a service holds, with the bookkeeping around each call: publishes bounded in time
+//! and measured, store failures counted and logged.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use integra_domain::{CoordenadasKafka, Mensagem};
 use integra_ports::{
-    Bus, BusError, Collection, Delivery, Document, Insert, MetricSink, Outbound, Page, Replace,
-    Store, StoreError, Versioned,
+    Bus, BusError, MetricSink, Outbound, PresenceStore, Records, SeriesStore, Store, StoreError,
+    StoredAlert,
 };
 
-/// The three ports, shared by the services. Cloning is cheap.
-#[derive(Clone)]
-pub struct Ports {
+use crate::ServiceError;
+
+/// A part of the store (`S`), the bus and the metric sink. Each service holds the part it uses:
+/// [`Ports::messages`], [`Ports::alerts`], [`Ports::series`], [`Ports::presence`] take it from the
+/// whole store. Cloning is cheap.
+pub struct Ports<S: ?Sized> {
     /// Where state is kept.
-    pub store: Arc<dyn Store>,
+    pub store: Arc<S>,
     /// Where records are published.
     pub bus: Arc<dyn Bus>,
     /// Where measurements go.
     pub metrics: Arc<dyn MetricSink>,
 }
 
-impl Ports {
+impl<S: ?Sized> Clone for Ports<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            bus: Arc::clone(&self.bus),
+            metrics: Arc::clone(&self.metrics),
+        }
+    }
+}
+
+impl<S: ?Sized> Ports<S> {
     /// Bundles the ports.
-    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, metrics: Arc<dyn MetricSink>) -> Self {
+    pub fn new(store: Arc<S>, bus: Arc<dyn Bus>, metrics: Arc<dyn MetricSink>) -> Self {
         Self {
             store,
             bus,
@@ -29,14 +44,18 @@ impl Ports {
         }
     }
 
-    /// Publishes and waits for the acknowledgement, recording the outcome. The bus enforces
-    /// `timeout` itself and classifies what happened; this guard, a grace period later, only
-    /// catches a bus that never answers.
+    fn with<P: ?Sized>(&self, store: Arc<P>) -> Ports<P> {
+        Ports::new(store, Arc::clone(&self.bus), Arc::clone(&self.metrics))
+    }
+
+    /// Publishes a record and waits for the acknowledgement, recording the outcome. The bus
+    /// enforces `timeout` itself and classifies what happened; this guard, a grace period later,
+    /// only catches a bus that never answers.
     pub(crate) async fn publish(
         &self,
         record: &Outbound,
         timeout: Duration,
-    ) -> Result<Delivery, BusError> {
+    ) -> Result<CoordenadasKafka, BusError> {
         const GRACE: Duration = Duration::from_secs(1);
         let started = Instant::now();
         let result = match tokio::time::timeout(timeout + GRACE, self.bus.publish(record)).await {
@@ -60,55 +79,37 @@ impl Ports {
         result
     }
 
-    /// Counts and logs a failed store operation, passing the error on.
+    /// Counts and logs a failed store `operation`, and makes it the service's error.
     pub(crate) fn store_failed(
         &self,
         operation: &'static str,
-    ) -> impl FnOnce(StoreError) -> StoreError + '_ {
+    ) -> impl FnOnce(StoreError) -> ServiceError + '_ {
         move |e| {
             self.metrics.store_error(operation);
             tracing::warn!(operation, error = %e, "store operation failed");
-            e
+            ServiceError::from(e)
         }
     }
+}
 
-    /// [`Store::insert`], counted and logged when it fails.
-    pub(crate) async fn insert(&self, doc: &Document) -> Result<Insert, StoreError> {
-        self.store
-            .insert(doc)
-            .await
-            .map_err(self.store_failed("insert"))
+impl Ports<dyn Store> {
+    /// The ports of the message service.
+    pub fn messages(&self) -> Ports<dyn Records<Mensagem>> {
+        self.with(Arc::clone(&self.store) as Arc<dyn Records<Mensagem>>)
     }
 
-    /// [`Store::replace`], counted and logged when it fails.
-    pub(crate) async fn replace(
-        &self,
-        doc: &Document,
-        expected: u64,
-    ) -> Result<Replace, StoreError> {
-        self.store
-            .replace(doc, expected)
-            .await
-            .map_err(self.store_failed("replace"))
+    /// The ports of the alert service.
+    pub fn alerts(&self) -> Ports<dyn Records<StoredAlert>> {
+        self.with(Arc::clone(&self.store) as Arc<dyn Records<StoredAlert>>)
     }
 
-    /// [`Store::get`], counted and logged when it fails.
-    pub(crate) async fn get(
-        &self,
-        collection: Collection,
-        id: &str,
-    ) -> Result<Option<Versioned>, StoreError> {
-        self.store
-            .get(collection, id)
-            .await
-            .map_err(self.store_failed("get"))
+    /// The ports of the metrics service.
+    pub fn series(&self) -> Ports<dyn SeriesStore> {
+        self.with(Arc::clone(&self.store) as Arc<dyn SeriesStore>)
     }
 
-    /// [`Store::list`], counted and logged when it fails.
-    pub(crate) async fn list(&self, page: &Page) -> Result<Vec<Versioned>, StoreError> {
-        self.store
-            .list(page)
-            .await
-            .map_err(self.store_failed("list"))
+    /// The ports of the WebSocket hub.
+    pub fn presence(&self) -> Ports<dyn PresenceStore> {
+        self.with(Arc::clone(&self.store) as Arc<dyn PresenceStore>)
     }
 }

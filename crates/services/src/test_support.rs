@@ -2,29 +2,116 @@
 
 use std::sync::Arc;
 
-use integra_memory::{MemoryBus, MemoryStore};
-use integra_ports::{Bus, MetricSink, MockBus, MockMetricSink, MockStore, NoopMetrics, Store};
+use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
+use integra_ports::{Bus, MetricSink, MockBus, MockMetricSink, NoopMetrics, Store};
 
 use crate::Ports;
 
-/// Ports over mocks; the metric sink accepts anything.
-pub fn mocked(store: MockStore, bus: MockBus) -> Ports {
+/// Ports over a store part (usually a mock) and a mocked bus; the metric sink accepts anything.
+pub fn mocked<S: ?Sized>(store: Arc<S>, bus: MockBus) -> Ports<S> {
     let mut metrics = MockMetricSink::new();
     metrics.expect_bus_publish().return_const(());
     metrics.expect_store_error().return_const(());
     metrics.expect_record().return_const(());
     metrics.expect_ws_connections().return_const(());
-    Ports::new(Arc::new(store), Arc::new(bus), Arc::new(metrics))
+    Ports::new(store, Arc::new(bus), Arc::new(metrics))
 }
 
-/// Ports over the real in-process backends, with a bus the test may swap for a mock.
-pub fn memory_with_bus(bus: Arc<dyn Bus>) -> Ports {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(None));
+/// Ports over the real in-process store, with a bus the test chooses.
+pub fn memory_with_bus(bus: Arc<dyn Bus>) -> Ports<dyn Store> {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(MemoryEngine::new(None)));
     let metrics: Arc<dyn MetricSink> = Arc::new(NoopMetrics);
     Ports::new(store, bus, metrics)
 }
 
 /// Ports over the real in-process backends.
-pub fn memory() -> Ports {
+pub fn memory() -> Ports<dyn Store> {
     memory_with_bus(Arc::new(MemoryBus::default()))
+}
+
+/// A bus that records what it acknowledges: it can be switched off, made slow, or made to never
+/// answer. Subscriptions are not offered.
+#[derive(Default)]
+pub struct FakeBus {
+    /// While set, every publish fails as an unreachable broker.
+    pub down: std::sync::atomic::AtomicBool,
+    delay: std::time::Duration,
+    hangs: bool,
+    published: std::sync::Mutex<Vec<integra_ports::Outbound>>,
+}
+
+impl FakeBus {
+    /// A bus that takes `delay` to acknowledge, like a real broker.
+    pub fn slow(delay: std::time::Duration) -> Self {
+        Self {
+            delay,
+            ..Self::default()
+        }
+    }
+
+    /// A bus that never acknowledges anything.
+    pub fn hanging() -> Self {
+        Self {
+            hangs: true,
+            ..Self::default()
+        }
+    }
+
+    /// What was acknowledged, in order.
+    pub fn published(&self) -> Vec<integra_ports::Outbound> {
+        self.published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The `evento` and key of each acknowledged record: `alerta.criado a1`.
+    pub fn events(&self) -> Vec<String> {
+        self.published()
+            .iter()
+            .map(|r| {
+                let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap_or_default();
+                format!("{} {}", v["evento"].as_str().unwrap_or("?"), r.key)
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl Bus for FakeBus {
+    async fn publish(
+        &self,
+        record: &integra_ports::Outbound,
+    ) -> Result<integra_domain::CoordenadasKafka, integra_ports::BusError> {
+        if self.hangs {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(self.delay).await;
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(integra_ports::BusError::Unavailable("broker down".into()));
+        }
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        published.push(record.clone());
+        Ok(integra_domain::CoordenadasKafka {
+            topico: record.topic.clone(),
+            particao: 0,
+            offset: i64::try_from(published.len()).unwrap_or(i64::MAX) - 1,
+        })
+    }
+
+    async fn subscribe(
+        &self,
+        _: &str,
+    ) -> Result<integra_ports::Subscription, integra_ports::BusError> {
+        Err(integra_ports::BusError::Unavailable(
+            "this fake bus offers no subscriptions".into(),
+        ))
+    }
+
+    async fn ping(&self) -> Result<(), integra_ports::BusError> {
+        Ok(())
+    }
 }

@@ -2,13 +2,13 @@
 
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpResponse};
-use integra_domain::{Alerta, NovoAlerta, Severidade};
-use integra_services::{AlertFilter, AlertOutcome};
+use integra_domain::{AlertFilter, Alerta, NovoAlerta, Severidade, TimeRange};
+use integra_services::AlertOutcome;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{boolean, optional, paging, timestamp};
-use crate::openapi::answers::{
+use crate::responses::{
     BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
 };
 use crate::{ApiError, AppState, JsonBody};
@@ -85,7 +85,7 @@ pub(crate) async fn get_alert(
 /// The filters and page of an alert list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct AlertQuery {
+pub(crate) struct AlertParams {
     /// `baixa`, `media`, `alta` or `critica`.
     severidade: Option<String>,
     /// `true` or `false`.
@@ -103,7 +103,7 @@ pub(crate) struct AlertQuery {
 /// Lists alerts, newest first; the time range applies to `criado_em`.
 #[utoipa::path(
     tag = "alerts",
-    params(AlertQuery),
+    params(AlertParams),
     responses(
         (status = 200, body = [Alerta]),
         Unauthorized,
@@ -114,7 +114,7 @@ pub(crate) struct AlertQuery {
 #[get("/alerts")]
 pub(crate) async fn list_alerts(
     state: web::Data<AppState>,
-    query: web::Query<AlertQuery>,
+    query: web::Query<AlertParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = AlertFilter {
         severidade: optional(
@@ -124,17 +124,11 @@ pub(crate) async fn list_alerts(
             "baixa, media, alta or critica",
         )?,
         resolvido: boolean("resolvido", query.resolvido.as_deref())?,
-        start_time: timestamp("start_time", query.start_time.as_deref())?,
-        end_time: timestamp("end_time", query.end_time.as_deref())?,
+        criado_em: TimeRange::new(
+            timestamp("start_time", query.start_time.as_deref())?,
+            timestamp("end_time", query.end_time.as_deref())?,
+        )?,
     };
-    if let (Some(start), Some(end)) = (filter.start_time, filter.end_time) {
-        if end < start {
-            return Err(ApiError::Invalid {
-                field: "end_time".into(),
-                reason: "must not be before start_time".into(),
-            });
-        }
-    }
     let paging = paging(query.skip.as_deref(), query.limit.as_deref())?;
     Ok(HttpResponse::Ok().json(state.alerts.list(filter, paging).await?))
 }

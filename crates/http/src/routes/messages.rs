@@ -2,13 +2,13 @@
 
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpResponse};
-use integra_domain::{Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
-use integra_services::{MessageFilter, Sent};
+use integra_domain::{Mensagem, MessageFilter, NovaMensagem, StatusMensagem, TipoMensagem};
+use integra_services::Sent;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{optional, paging};
-use crate::openapi::answers::{
+use crate::responses::{
     BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
 };
 use crate::{ApiError, AppState, JsonBody};
@@ -66,7 +66,7 @@ pub(crate) async fn get_message(
 /// The filters and page of a message list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct MessageQuery {
+pub(crate) struct MessageParams {
     /// `email`, `sms`, `push` or `webhook`.
     tipo: Option<String>,
     /// `PENDENTE`, `PROCESSANDO`, `CONCLUIDA` or `ERRO`.
@@ -80,7 +80,7 @@ pub(crate) struct MessageQuery {
 /// Lists messages, newest `criado_em` first (ties by id descending).
 #[utoipa::path(
     tag = "messages",
-    params(MessageQuery),
+    params(MessageParams),
     responses(
         (status = 200, body = [Mensagem]),
         Unauthorized,
@@ -91,7 +91,7 @@ pub(crate) struct MessageQuery {
 #[get("/messages")]
 pub(crate) async fn list_messages(
     state: web::Data<AppState>,
-    query: web::Query<MessageQuery>,
+    query: web::Query<MessageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = MessageFilter {
         tipo: optional(

@@ -2,14 +2,13 @@
 
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use integra_domain::{Metrica, NovaMetrica, TipoMetrica};
-use integra_ports::SampleQuery;
+use integra_domain::{MetricQuery, Metrica, NovaMetrica, TimeRange, TipoMetrica, ValidationError};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::{optional, timestamp};
-use crate::openapi::answers::{BodyRejected, QueryRejected, StoreFailed, Unauthorized};
+use crate::responses::{BodyRejected, QueryRejected, StoreFailed, Unauthorized};
 use crate::{extract, ApiError, AppState, JsonBody};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -42,10 +41,11 @@ pub(crate) async fn record_metrics(
             HttpResponse::Created().json(state.metrics.record(one).await?)
         }
         _ => {
-            return Err(ApiError::Invalid {
-                field: "body".into(),
-                reason: "expected a sample object or an array of them".into(),
-            })
+            return Err(ValidationError::new(
+                "body",
+                "expected a sample object or an array of them",
+            )
+            .into())
         }
     })
 }
@@ -53,7 +53,7 @@ pub(crate) async fn record_metrics(
 /// The filters of a sample query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct MetricQuery {
+pub(crate) struct MetricParams {
     /// One metric name; every name when absent.
     nome: Option<String>,
     /// `gauge`, `counter` or `histogram`.
@@ -70,7 +70,7 @@ pub(crate) struct MetricQuery {
 /// or `text/plain`, the exposition instead.
 #[utoipa::path(
     tag = "metrics",
-    params(MetricQuery),
+    params(MetricParams),
     responses(
         (status = 200, body = [Metrica]),
         (status = 200, description = "The exposition, when asked for by Accept", body = String, content_type = "application/openmetrics-text"),
@@ -83,7 +83,7 @@ pub(crate) struct MetricQuery {
 pub(crate) async fn query_metrics(
     req: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<MetricQuery>,
+    query: web::Query<MetricParams>,
 ) -> Result<HttpResponse, ApiError> {
     let accept = req
         .headers()
@@ -103,25 +103,25 @@ pub(crate) async fn query_metrics(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
-    let sample_query = SampleQuery {
-        nome,
-        tipo: optional(
-            "tipo",
-            query.tipo.as_deref(),
-            TipoMetrica::parse,
-            "gauge, counter or histogram",
-        )?,
-        from: timestamp("start_time", query.start_time.as_deref())?,
-        to: timestamp("end_time", query.end_time.as_deref())?,
-        limit: optional(
-            "limit",
-            query.limit.as_deref(),
-            |v| v.parse::<usize>().ok(),
-            "a whole number",
-        )?
-        .unwrap_or(1000),
-    };
-    Ok(HttpResponse::Ok().json(state.metrics.query(sample_query).await?))
+    let tipo = optional(
+        "tipo",
+        query.tipo.as_deref(),
+        TipoMetrica::parse,
+        "gauge, counter or histogram",
+    )?;
+    let periodo = TimeRange::new(
+        timestamp("start_time", query.start_time.as_deref())?,
+        timestamp("end_time", query.end_time.as_deref())?,
+    )?;
+    let limit = optional(
+        "limit",
+        query.limit.as_deref(),
+        |v| v.parse::<usize>().ok(),
+        "a whole number",
+    )?
+    .unwrap_or(MetricQuery::DEFAULT_LIMIT);
+    let metric_query = MetricQuery::new(nome, tipo, periodo, limit)?;
+    Ok(HttpResponse::Ok().json(state.metrics.query(&metric_query).await?))
 }
 
 /// The OpenMetrics exposition of every recorded series and of the service's own metrics.

@@ -4,10 +4,10 @@ mod alerts;
 mod messages;
 mod metrics;
 mod ops;
+mod ws;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use integra_domain::Timestamp;
-use integra_services::Paging;
+use integra_domain::{Paging, Timestamp};
 
 use crate::ApiError;
 
@@ -15,8 +15,9 @@ pub(crate) use alerts::*;
 pub(crate) use messages::*;
 pub(crate) use metrics::*;
 pub(crate) use ops::*;
+pub(crate) use ws::*;
 
-/// Registers every HTTP route (the WebSocket upgrade is registered beside it).
+/// Registers every route.
 pub(crate) fn register(cfg: &mut web::ServiceConfig) {
     cfg.service(send_message)
         .service(get_message)
@@ -28,16 +29,16 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(resolve_alert)
         .service(get_alert)
         .service(list_alerts)
+        .service(upgrade)
         .service(broadcast)
         .service(send_personal)
         .service(healthz)
-        .service(readyz)
-        .service(openapi_json);
+        .service(readyz);
 }
 
 /// Any other method and path.
 pub(crate) async fn unknown_route(req: HttpRequest) -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::NotFound(format!(
+    actix_web::ResponseError::error_response(&ApiError::NoRoute(format!(
         "no route for {} {}",
         req.method(),
         req.path()
@@ -69,7 +70,8 @@ fn timestamp(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiE
     )
 }
 
-/// `skip` (≥ 0, default 0) and `limit` (1 to 1000, default 100).
+/// `skip` (≥ 0, default 0) and `limit` (1 to [`Paging::MAX_LIMIT`], default
+/// [`Paging::DEFAULT_LIMIT`]).
 fn paging(skip: Option<&str>, limit: Option<&str>) -> Result<Paging, ApiError> {
     let skip = optional(
         "skip",
@@ -84,7 +86,7 @@ fn paging(skip: Option<&str>, limit: Option<&str>) -> Result<Paging, ApiError> {
         |v| v.parse::<usize>().ok(),
         "a whole number",
     )?
-    .unwrap_or(100);
+    .unwrap_or(Paging::DEFAULT_LIMIT);
     Ok(Paging::new(skip, limit)?)
 }
 

@@ -1,71 +1,33 @@
-//! Probes, the OpenAPI document, and the HTTP side of the WebSocket hub.
+//! Probes.
 
-use actix_web::{get, post, web, HttpResponse};
-use serde::Deserialize;
+use crate::{AppState, Problem};
+use actix_web::http::StatusCode;
+use actix_web::{get, web, HttpResponse};
+use integra_services::Check;
+use serde::Serialize;
 use serde_json::json;
-use utoipa::{OpenApi, ToSchema};
-
-use crate::openapi::answers::{BodyRejected, BusFailed, NotFound, StoreFailed, Unauthorized};
-use crate::openapi::{ApiDoc, Problem};
-use crate::{ApiError, AppState, JsonBody};
-
-/// A text for WebSocket clients.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Texto {
-    /// Sent as is, as one text frame.
-    texto: String,
-}
-
-/// Sends a text to every connection on every instance.
-#[utoipa::path(
-    tag = "websocket",
-    request_body = Texto,
-    responses(
-        (status = 202, description = "Sent to every connection"),
-        Unauthorized,
-        BodyRejected,
-        BusFailed,
-    )
-)]
-#[post("/ws/broadcast")]
-pub(crate) async fn broadcast(
-    state: web::Data<AppState>,
-    body: JsonBody<Texto>,
-) -> Result<HttpResponse, ApiError> {
-    state.hub.broadcast(&body.0.texto).await?;
-    Ok(HttpResponse::Accepted().finish())
-}
-
-/// Sends a text to one connection, on whichever instance holds it; 404 when no instance does.
-#[utoipa::path(
-    tag = "websocket",
-    params(("conexao_id" = String, Path, description = "From the connection's `conectado` event")),
-    request_body = Texto,
-    responses(
-        (status = 202, description = "Sent to that connection"),
-        Unauthorized,
-        NotFound,
-        BodyRejected,
-        BusFailed,
-        StoreFailed,
-    )
-)]
-#[post("/ws/connections/{conexao_id}/messages")]
-pub(crate) async fn send_personal(
-    state: web::Data<AppState>,
-    conexao_id: web::Path<String>,
-    body: JsonBody<Texto>,
-) -> Result<HttpResponse, ApiError> {
-    state.hub.send_to(&conexao_id, &body.0.texto).await?;
-    Ok(HttpResponse::Accepted().finish())
-}
 
 /// 200 while the process serves.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Serving")))]
 #[get("/healthz")]
 pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Each check as `ok` or what fails.
+#[derive(Serialize)]
+struct Checks {
+    store: String,
+    bus: String,
+    subscription: String,
+}
+
+/// The 503 answer of `/readyz`: a problem with every check.
+#[derive(Serialize)]
+struct Unready {
+    #[serde(flatten)]
+    problem: Problem,
+    checks: Checks,
 }
 
 /// 200 when the store, the bus and the fan-out subscription work; 503 naming the one that fails.
@@ -78,39 +40,25 @@ pub(crate) async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let timeout = state.settings.readiness_timeout;
-    let store = match tokio::time::timeout(timeout, state.ports.store.ping()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("store unreachable: {e}")),
-        Err(_) => Err("store unreachable: no answer in time".to_owned()),
+    let readiness = state.health.readiness().await;
+    let label = |check: &Check| {
+        check
+            .as_ref()
+            .map_or_else(Clone::clone, |()| "ok".to_owned())
     };
-    let bus = match tokio::time::timeout(timeout, state.ports.bus.ping()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("bus unreachable: {e}")),
-        Err(_) => Err("bus unreachable: no answer in time".to_owned()),
+    let checks = Checks {
+        store: label(&readiness.store),
+        bus: label(&readiness.bus),
+        subscription: label(&readiness.subscription),
     };
-    let subscription = if state.hub.subscription_healthy() {
-        Ok(())
-    } else {
-        Err(
-            "bus subscription stalled: this instance's fan-out heartbeat did not come back"
-                .to_owned(),
-        )
-    };
-    let label = |r: &Result<(), String>| r.as_ref().map_or_else(Clone::clone, |()| "ok".to_owned());
-    let checks =
-        json!({"store": label(&store), "bus": label(&bus), "subscription": label(&subscription)});
-    match [store, bus, subscription].into_iter().find_map(Result::err) {
+    match readiness.failure() {
         None => HttpResponse::Ok().json(json!({"status": "ready", "checks": checks})),
-        Some(failure) => HttpResponse::ServiceUnavailable().content_type("application/problem+json").json(json!({
-            "type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": failure, "checks": checks
-        })),
+        Some(failure) => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            let problem = Problem::new(status, "not_ready", failure.to_owned());
+            HttpResponse::build(status)
+                .content_type("application/problem+json")
+                .json(Unready { problem, checks })
+        }
     }
-}
-
-/// This document.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "The OpenAPI 3.1 document")))]
-#[get("/openapi.json")]
-pub(crate) async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
 }

@@ -1,9 +1,10 @@
 
--- KEYS and ARGV[1..7] as `write` takes them; ARGV[8] the expected revision. Returns 1 when
--- written, 0 when the document is gone, else the stored one. (Expired documents are trimmed by
--- inserts and lists; a replace has no need to.)
+-- KEYS and ARGV[1..8] as `write` takes them; ARGV[9] the expected revision. Returns 1 when
+-- written, 0 when the document is gone, else {the stored body, its revision}. (Expired documents
+-- are trimmed by inserts and lists; a replace has no need to.)
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
-if rev_of(current) ~= tonumber(ARGV[8]) then return current end
-write(1, false)
+local rev, names = split_meta(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+if rev ~= ARGV[9] then return {current, tonumber(rev)} end
+write(names)
 return 1

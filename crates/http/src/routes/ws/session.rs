@@ -1,61 +1,36 @@
-//! The WebSocket endpoint: upgrades, then pumps between the socket and the hub's [`Connection`].
+//! One WebSocket session: pumps between the socket and the hub's [`Connection`], keeps the
+//! heartbeat, and maps the hub's closes to WebSocket close codes.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
 use actix_ws::{
-    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
+    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, MessageStream,
+    ProtocolError, Session,
 };
 use futures_util::StreamExt;
+use integra_domain::Evento;
 use integra_services::{Connection, Hub, Outgoing};
-use serde_json::json;
 
-use crate::openapi::answers::Unauthorized;
-use crate::openapi::Problem;
-use crate::{ApiError, AppState, WsSettings};
-
-/// Upgrades to a WebSocket. The first frame is `{"evento":"conectado","dados":{"conexao_id":…}}`;
-/// every text frame the client sends is broadcast to every connection.
-#[utoipa::path(
-    tag = "websocket",
-    params(("token" = Option<String>, Query, description = "The API key, for clients that cannot set headers")),
-    responses(
-        (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket upgrade", body = Problem, content_type = "application/problem+json"),
-        Unauthorized,
-        (status = 503, description = "ws.max_connections reached", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/ws")]
-pub(crate) async fn upgrade(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let (response, session, inbound) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let connection = state.hub.connect().await?;
-    let settings = state.settings.ws;
-    let inbound = inbound
-        .max_frame_size(settings.max_frame_bytes)
-        .aggregate_continuations()
-        .max_continuation_size(settings.max_frame_bytes);
-    actix_web::rt::spawn(pump(
-        connection,
-        session,
-        inbound,
-        state.hub.clone(),
-        settings,
-    ));
-    Ok(response)
-}
+use crate::{ApiError, WsSettings};
 
 fn reason(code: CloseCode, description: &str) -> Option<CloseReason> {
     Some(CloseReason {
         code,
         description: Some(description.to_owned()),
     })
+}
+
+/// The WebSocket close of a hub's close.
+fn hub_close(r: integra_services::CloseReason) -> Option<CloseReason> {
+    match r {
+        integra_services::CloseReason::Overflow => reason(
+            CloseCode::Policy,
+            "outbound queue full: the client reads too slowly",
+        ),
+        integra_services::CloseReason::GoingAway => reason(CloseCode::Away, "server shutting down"),
+    }
 }
 
 /// Sends on the socket unless the hub closes the connection first: a client that stopped reading
@@ -70,23 +45,18 @@ async fn send(
     }
 }
 
-fn hub_close(r: integra_services::CloseReason) -> Option<CloseReason> {
-    match r {
-        integra_services::CloseReason::Overflow => reason(
-            CloseCode::Policy,
-            "outbound queue full: the client reads too slowly",
-        ),
-        integra_services::CloseReason::GoingAway => reason(CloseCode::Away, "server shutting down"),
-    }
-}
-
-async fn pump(
+/// Runs the session until either side closes it.
+pub(super) async fn run(
     mut conn: Connection,
-    mut session: Session,
-    mut inbound: AggregatedMessageStream,
+    mut socket: Session,
+    inbound: MessageStream,
     hub: Hub,
     settings: WsSettings,
 ) {
+    let mut inbound: AggregatedMessageStream = inbound
+        .max_frame_size(settings.max_frame_bytes)
+        .aggregate_continuations()
+        .max_continuation_size(settings.max_frame_bytes);
     let mut ping = tokio::time::interval(settings.ping_interval);
     ping.tick().await;
     let mut pong_deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
@@ -94,7 +64,7 @@ async fn pump(
         tokio::select! {
             out = conn.next() => match out {
                 Outgoing::Text(text) => {
-                    if let Err(close) = send(session.text(&*text), &mut conn).await {
+                    if let Err(close) = send(socket.text(&*text), &mut conn).await {
                         break close;
                     }
                 }
@@ -103,15 +73,18 @@ async fn pump(
             frame = inbound.next() => match frame {
                 Some(Ok(AggregatedMessage::Text(text))) => {
                     if let Err(e) = hub.broadcast(&text).await {
-                        let problem = json!({"evento": "erro", "dados": {"detail": format!("broadcast failed: {e}")}});
-                        if let Err(close) = send(session.text(problem.to_string()), &mut conn).await {
+                        let e = ApiError::from(e);
+                        let detail = format!("broadcast failed: {e}");
+                        let status = e.status_and_code().0.as_u16();
+                        let refused = Evento::Erro { status, detail: &detail }.to_json();
+                        if let Err(close) = send(socket.text(refused), &mut conn).await {
                             break close;
                         }
                     }
                 }
                 Some(Ok(AggregatedMessage::Binary(_))) => break reason(CloseCode::Unsupported, "only text frames are accepted"),
                 Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                    if let Err(close) = send(session.pong(&bytes), &mut conn).await {
+                    if let Err(close) = send(socket.pong(&bytes), &mut conn).await {
                         break close;
                     }
                 }
@@ -122,7 +95,7 @@ async fn pump(
                 None => break None,
             },
             _ = ping.tick() => {
-                if let Err(close) = send(session.ping(b""), &mut conn).await {
+                if let Err(close) = send(socket.ping(b""), &mut conn).await {
                     break close;
                 }
                 if pong_deadline.is_none() {
@@ -136,11 +109,7 @@ async fn pump(
     };
     if let Some(close) = close {
         // The close frame goes through the same buffer; a client that does not read gets a second.
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(1),
-            session.close(Some(close)),
-        )
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(Some(close))).await;
     }
     drop(conn);
 }

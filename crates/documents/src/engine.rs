@@ -1,0 +1,96 @@
+//! The document engine: what the embedded and Redis stores implement once.
+
+use async_trait::async_trait;
+use integra_domain::{Order, Paging, TimeRange};
+use integra_ports::{Inserted, Replaced, Revision, StoreError, Versioned};
+
+/// A key space of documents: ids are unique within a collection, and each has its own indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Collection(&'static str);
+
+impl Collection {
+    /// The collection named `name`: `a-z` and `_`, so that it fits any engine's keys.
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    /// Its name.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+/// A document to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// Its collection.
+    pub collection: Collection,
+    /// Its id, unique in the collection.
+    pub id: String,
+    /// Its content, opaque to the engine.
+    pub body: String,
+    /// Its creation time in ms: the order of every index.
+    pub created_ms: i64,
+    /// The indexes it belongs in; a write replaces the previous set atomically.
+    pub indexes: Vec<String>,
+}
+
+/// One page of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The collection.
+    pub collection: Collection,
+    /// The index to read.
+    pub index: String,
+    /// Only documents created within this range (inclusive).
+    pub range: TimeRange,
+    /// Which documents of the range.
+    pub paging: Paging,
+    /// By creation time, ties by id in the same direction.
+    pub order: Order,
+}
+
+/// Documents with revisions and indexes. Every operation is atomic; documents expire after their
+/// last write (the engine's configuration), and an expired document is gone from `get` and from
+/// every index.
+#[async_trait]
+pub trait DocumentEngine: Send + Sync {
+    /// Writes `doc` at [`Revision::FIRST`] if its id is free in its collection.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the engine fails.
+    async fn insert(&self, doc: &Document) -> Result<Inserted<String>, StoreError>;
+
+    /// Replaces the document if it is still at revision `expected`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the engine fails.
+    async fn replace(
+        &self,
+        doc: &Document,
+        expected: Revision,
+    ) -> Result<Replaced<String>, StoreError>;
+
+    /// Reads one document.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the engine fails.
+    async fn get(
+        &self,
+        collection: Collection,
+        id: &str,
+    ) -> Result<Option<Versioned<String>>, StoreError>;
+
+    /// Reads one page of an index: its cost grows with `skip + limit`, not with the number of
+    /// documents.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the engine fails.
+    async fn list(&self, page: &Page) -> Result<Vec<Versioned<String>>, StoreError>;
+
+    /// Checks that the engine answers.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it does not.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

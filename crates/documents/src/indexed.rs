@@ -1,0 +1,189 @@
+//! How a record becomes a document: its encoding, its creation time and the indexes that answer
+//! its list filters.
+//!
+//! A record has facets (a message: `tipo` and `status`; an alert: `severidade` and `resolvido`),
+//! and it is in one index per combination of them: `all`, each facet alone (`tipo:email`), and
+//! every combination (`tipo:email|status:ERRO`). So whatever a filter asks for, one index holds
+//! exactly the records that pass it, in creation order.
+
+use integra_domain::{Mensagem, Severidade, TimeRange, Timestamp};
+use integra_ports::{Record, StoredAlert};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::Collection;
+
+/// The index of every record of a collection.
+const ALL: &str = "all";
+
+/// One facet of a record: a name, and the value this record has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facet {
+    /// The filter's name.
+    pub name: &'static str,
+    /// The value.
+    pub value: &'static str,
+}
+
+impl Facet {
+    const fn of(name: &'static str, value: &'static str) -> Self {
+        Self { name, value }
+    }
+}
+
+/// A record kept as a document.
+pub trait Indexed: Record + Serialize + DeserializeOwned {
+    /// Its collection.
+    const COLLECTION: Collection;
+
+    /// When it was created: the order of its indexes.
+    fn created(&self) -> Timestamp;
+
+    /// Its facets, always in the same order.
+    fn facets(&self) -> Vec<Facet>;
+
+    /// The facets `filter` asks for (in the order of [`Indexed::facets`], absent ones left out),
+    /// and the creation times it asks for.
+    fn wanted(filter: &Self::Filter) -> (Vec<Facet>, TimeRange);
+
+    /// Every index this record belongs in: one per combination of its facets.
+    fn indexes(&self) -> Vec<String> {
+        let facets = self.facets();
+        (0..1_usize << facets.len())
+            .map(|mask| {
+                let chosen: Vec<Facet> = facets
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, f)| *f)
+                    .collect();
+                index_name(&chosen)
+            })
+            .collect()
+    }
+}
+
+/// The index that holds exactly the records with these facets.
+pub(crate) fn index_name(facets: &[Facet]) -> String {
+    if facets.is_empty() {
+        return ALL.to_owned();
+    }
+    facets
+        .iter()
+        .map(|f| format!("{}:{}", f.name, f.value))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+impl Indexed for Mensagem {
+    const COLLECTION: Collection = Collection::new("message");
+
+    fn created(&self) -> Timestamp {
+        self.criado_em
+    }
+
+    fn facets(&self) -> Vec<Facet> {
+        vec![
+            Facet::of("tipo", self.tipo.as_str()),
+            Facet::of("status", self.status.as_str()),
+        ]
+    }
+
+    fn wanted(filter: &Self::Filter) -> (Vec<Facet>, TimeRange) {
+        let facets = [
+            filter.tipo.map(|t| Facet::of("tipo", t.as_str())),
+            filter.status.map(|s| Facet::of("status", s.as_str())),
+        ];
+        (facets.into_iter().flatten().collect(), TimeRange::ALL)
+    }
+}
+
+const fn resolvido(r: bool) -> &'static str {
+    if r {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+const fn severidade(s: Severidade) -> Facet {
+    Facet::of("severidade", s.as_str())
+}
+
+impl Indexed for StoredAlert {
+    const COLLECTION: Collection = Collection::new("alert");
+
+    fn created(&self) -> Timestamp {
+        self.alerta.criado_em
+    }
+
+    fn facets(&self) -> Vec<Facet> {
+        vec![
+            severidade(self.alerta.severidade),
+            Facet::of("resolvido", resolvido(self.alerta.resolvido)),
+        ]
+    }
+
+    fn wanted(filter: &Self::Filter) -> (Vec<Facet>, TimeRange) {
+        let facets = [
+            filter.severidade.map(severidade),
+            filter
+                .resolvido
+                .map(|r| Facet::of("resolvido", resolvido(r))),
+        ];
+        (facets.into_iter().flatten().collect(), filter.criado_em)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use integra_domain::{AlertFilter, MessageFilter, NovaMensagem, StatusMensagem, TipoMensagem};
+
+    use super::*;
+
+    fn message() -> Mensagem {
+        let input: NovaMensagem =
+            serde_json::from_str(r#"{"tipo":"sms","destinatario":"a","conteudo":"b"}"#).unwrap();
+        Mensagem::accept(input, Timestamp::from_millis(1)).unwrap()
+    }
+
+    #[test]
+    fn a_record_is_in_one_index_per_combination_of_its_facets() {
+        assert_eq!(
+            message().indexes(),
+            [
+                "all",
+                "tipo:sms",
+                "status:PROCESSANDO",
+                "tipo:sms|status:PROCESSANDO"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_filter_names_the_one_index_that_answers_it() {
+        let name = |f: MessageFilter| index_name(&Mensagem::wanted(&f).0);
+        assert_eq!(name(MessageFilter::default()), "all");
+        let sms = MessageFilter {
+            tipo: Some(TipoMensagem::Sms),
+            status: None,
+        };
+        assert_eq!(name(sms), "tipo:sms");
+        let erro = MessageFilter {
+            status: Some(StatusMensagem::Erro),
+            ..sms
+        };
+        assert_eq!(name(erro), "tipo:sms|status:ERRO");
+        let alta_open = AlertFilter {
+            severidade: Some(Severidade::Alta),
+            resolvido: Some(false),
+            ..AlertFilter::default()
+        };
+        assert_eq!(
+            index_name(&StoredAlert::wanted(&alta_open).0),
+            "severidade:alta|resolvido:false"
+        );
+    }
+}

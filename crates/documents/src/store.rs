@@ -1,0 +1,144 @@
+//! [`DocumentStore`]: the typed [`Store`] made of a document engine.
+
+use async_trait::async_trait;
+use integra_domain::{MetricQuery, Metrica, Order, Paging};
+use integra_ports::{
+    Inserted, PresenceStore, Records, Replaced, Revision, SampleRejection, SeriesLimits,
+    SeriesStore, Store, StoreError, Versioned,
+};
+
+use crate::indexed::index_name;
+use crate::{Document, DocumentEngine, Indexed, Page};
+
+/// The [`Store`] of an engine: records from its documents; metric series and presence from the
+/// engine itself, which keeps those in structures of their own.
+pub struct DocumentStore<E> {
+    engine: E,
+}
+
+impl<E> DocumentStore<E> {
+    /// The store over `engine`.
+    pub const fn new(engine: E) -> Self {
+        Self { engine }
+    }
+
+    /// The engine underneath.
+    pub const fn engine(&self) -> &E {
+        &self.engine
+    }
+}
+
+fn document<T: Indexed>(record: &T) -> Result<Document, StoreError> {
+    Ok(Document {
+        collection: T::COLLECTION,
+        id: record.id().to_string(),
+        body: serde_json::to_string(record)
+            .map_err(|e| StoreError::Unavailable(format!("cannot encode a record: {e}")))?,
+        created_ms: record.created().millis(),
+        indexes: record.indexes(),
+    })
+}
+
+fn decode<T: Indexed>(stored: Versioned<String>) -> Result<Versioned<T>, StoreError> {
+    let record = serde_json::from_str(&stored.record).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "a stored {} is unreadable by this version: {e}",
+            T::COLLECTION.name()
+        ))
+    })?;
+    Ok(Versioned {
+        revision: stored.revision,
+        record,
+    })
+}
+
+#[async_trait]
+impl<E: DocumentEngine, T: Indexed> Records<T> for DocumentStore<E> {
+    async fn insert(&self, record: &T) -> Result<Inserted<T>, StoreError> {
+        Ok(match self.engine.insert(&document(record)?).await? {
+            Inserted::Created => Inserted::Created,
+            Inserted::Exists(stored) => Inserted::Exists(decode(stored)?),
+        })
+    }
+
+    async fn replace(&self, record: &T, expected: Revision) -> Result<Replaced<T>, StoreError> {
+        Ok(
+            match self.engine.replace(&document(record)?, expected).await? {
+                Replaced::Done(revision) => Replaced::Done(revision),
+                Replaced::Stale(stored) => Replaced::Stale(stored.map(decode).transpose()?),
+            },
+        )
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Versioned<T>>, StoreError> {
+        self.engine
+            .get(T::COLLECTION, id)
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &T::Filter,
+        paging: Paging,
+        order: Order,
+    ) -> Result<Vec<Versioned<T>>, StoreError> {
+        let (facets, range) = T::wanted(filter);
+        let page = Page {
+            collection: T::COLLECTION,
+            index: index_name(&facets),
+            range,
+            paging,
+            order,
+        };
+        self.engine
+            .list(&page)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl<E: DocumentEngine + SeriesStore> SeriesStore for DocumentStore<E> {
+    async fn append_samples(
+        &self,
+        samples: &[Metrica],
+        limits: SeriesLimits,
+    ) -> Result<Result<(), SampleRejection>, StoreError> {
+        self.engine.append_samples(samples, limits).await
+    }
+
+    async fn query_samples(&self, query: &MetricQuery) -> Result<Vec<Metrica>, StoreError> {
+        self.engine.query_samples(query).await
+    }
+}
+
+#[async_trait]
+impl<E: DocumentEngine + PresenceStore> PresenceStore for DocumentStore<E> {
+    async fn put_presence(
+        &self,
+        connection: &str,
+        instance: &str,
+        ttl_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.engine.put_presence(connection, instance, ttl_ms).await
+    }
+
+    async fn presence(&self, connection: &str) -> Result<Option<String>, StoreError> {
+        self.engine.presence(connection).await
+    }
+
+    async fn remove_presence(&self, connection: &str) -> Result<(), StoreError> {
+        self.engine.remove_presence(connection).await
+    }
+}
+
+#[async_trait]
+impl<E: DocumentEngine + SeriesStore + PresenceStore> Store for DocumentStore<E> {
+    async fn ping(&self) -> Result<(), StoreError> {
+        DocumentEngine::ping(&self.engine).await
+    }
+}

@@ -1,0 +1,93 @@
+//! The WebSocket side of the API: the upgrade, and the HTTP routes that send to connections.
+
+mod session;
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::responses::{BodyRejected, BusFailed, NotFound, StoreFailed, Unauthorized};
+use crate::{ApiError, AppState, JsonBody, Problem};
+
+/// Upgrades to a WebSocket. The first frame is `{"evento":"conectado","dados":{"conexao_id":…}}`;
+/// every text frame the client sends is broadcast to every connection.
+#[utoipa::path(
+    tag = "websocket",
+    params(("token" = Option<String>, Query, description = "The API key, for clients that cannot set headers")),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        (status = 503, description = "ws.max_connections reached", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/ws")]
+pub(crate) async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (response, socket, inbound) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let connection = state.hub.connect().await?;
+    actix_web::rt::spawn(session::run(
+        connection,
+        socket,
+        inbound,
+        state.hub.clone(),
+        state.settings.ws,
+    ));
+    Ok(response)
+}
+
+/// A text for WebSocket clients.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Texto {
+    /// Sent as is, as one text frame.
+    texto: String,
+}
+
+/// Sends a text to every connection on every instance.
+#[utoipa::path(
+    tag = "websocket",
+    request_body = Texto,
+    responses(
+        (status = 202, description = "Sent to every connection"),
+        Unauthorized,
+        BodyRejected,
+        BusFailed,
+    )
+)]
+#[post("/ws/broadcast")]
+pub(crate) async fn broadcast(
+    state: web::Data<AppState>,
+    body: JsonBody<Texto>,
+) -> Result<HttpResponse, ApiError> {
+    state.hub.broadcast(&body.0.texto).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Sends a text to one connection, on whichever instance holds it; 404 when no instance does.
+#[utoipa::path(
+    tag = "websocket",
+    params(("conexao_id" = String, Path, description = "From the connection's `conectado` event")),
+    request_body = Texto,
+    responses(
+        (status = 202, description = "Sent to that connection"),
+        Unauthorized,
+        NotFound,
+        BodyRejected,
+        BusFailed,
+        StoreFailed,
+    )
+)]
+#[post("/ws/connections/{conexao_id}/messages")]
+pub(crate) async fn send_personal(
+    state: web::Data<AppState>,
+    conexao_id: web::Path<String>,
+    body: JsonBody<Texto>,
+) -> Result<HttpResponse, ApiError> {
+    state.hub.send_to(&conexao_id, &body.0.texto).await?;
+    Ok(HttpResponse::Accepted().finish())
+}

@@ -1,0 +1,134 @@
+//! Records: messages and alerts, each written with a revision so that every change is a
+//! compare-and-set, and listed through filters.
+
+use async_trait::async_trait;
+use integra_domain::{
+    AlertEvent, AlertFilter, Alerta, Id, Mensagem, MessageFilter, Order, Paging, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// A kind of record the store keeps, and what a list of them filters on.
+pub trait Record: Clone + Send + Sync + 'static {
+    /// The filters of a list of these records.
+    type Filter: Send + Sync + 'static;
+
+    /// Its id, unique among the records of its kind.
+    fn id(&self) -> &Id;
+}
+
+impl Record for Mensagem {
+    type Filter = MessageFilter;
+
+    fn id(&self) -> &Id {
+        &self.id
+    }
+}
+
+/// An event an alert owes the bus: written with the change that caused it, cleared once the
+/// broker acknowledged it, so that a bus failure never loses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwedEvent {
+    /// Which event.
+    pub event: AlertEvent,
+    /// When a publisher took it up; `None` after a failed attempt, so that a retry may go at once.
+    /// While recent, another request is publishing it.
+    pub since: Option<Timestamp>,
+}
+
+/// An alert as stored: the alert, and the event it still owes, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAlert {
+    /// The alert.
+    #[serde(flatten)]
+    pub alerta: Alerta,
+    /// The event not yet acknowledged by the bus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owed: Option<OwedEvent>,
+}
+
+impl Record for StoredAlert {
+    type Filter = AlertFilter;
+
+    fn id(&self) -> &Id {
+        &self.alerta.id
+    }
+}
+
+/// The version of a stored record: 1 when inserted, one more at each replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Revision(pub u64);
+
+impl Revision {
+    /// The revision of a record just inserted.
+    pub const FIRST: Self = Self(1);
+
+    /// The revision after this one.
+    #[must_use]
+    pub const fn next(self) -> Self {
+        Self(self.0 + 1)
+    }
+}
+
+/// A record read back, with the revision a [`Records::replace`] must quote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    /// Its revision.
+    pub revision: Revision,
+    /// The record.
+    pub record: T,
+}
+
+/// The outcome of [`Records::insert`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted<T> {
+    /// The id was free; the record now holds it at [`Revision::FIRST`].
+    Created,
+    /// The id was taken; here is what holds it.
+    Exists(Versioned<T>),
+}
+
+/// The outcome of [`Records::replace`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replaced<T> {
+    /// Written, at this new revision.
+    Done(Revision),
+    /// The stored revision was not the expected one, or the record is gone: nothing written.
+    Stale(Option<Versioned<T>>),
+}
+
+/// The records of one kind.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Records<T: Record>: Send + Sync {
+    /// Writes `record` at [`Revision::FIRST`] if its id is free.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails; an id already taken is [`Inserted::Exists`].
+    async fn insert(&self, record: &T) -> Result<Inserted<T>, StoreError>;
+
+    /// Replaces the record if it is still at revision `expected`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails; a changed record is [`Replaced::Stale`].
+    async fn replace(&self, record: &T, expected: Revision) -> Result<Replaced<T>, StoreError>;
+
+    /// Reads one record.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails; an absent record is `None`.
+    async fn get(&self, id: &str) -> Result<Option<Versioned<T>>, StoreError>;
+
+    /// Reads one page of the records that pass `filter`, by creation time in `order` (ties by
+    /// id, in the same direction).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn list(
+        &self,
+        filter: &T::Filter,
+        paging: Paging,
+        order: Order,
+    ) -> Result<Vec<Versioned<T>>, StoreError>;
+}

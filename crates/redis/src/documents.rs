@@ -1,0 +1,173 @@
+//! The document engine over Redis (`lua/lib.lua` has the layout of its keys).
+
+use async_trait::async_trait;
+use fred::types::Value;
+use integra_documents::{Collection, Document, DocumentEngine, Page};
+use integra_domain::{Order, Timestamp};
+use integra_ports::{Inserted, Replaced, Revision, StoreError, Versioned};
+
+use crate::keys::CollectionKeys;
+use crate::reply::text;
+use crate::RedisEngine;
+
+fn revision(value: &Value) -> Result<Revision, StoreError> {
+    value
+        .as_u64()
+        .map(Revision)
+        .ok_or_else(|| StoreError::Unavailable("redis: a document has no revision".into()))
+}
+
+/// `{body, revision}` as the scripts answer it.
+fn versioned(reply: Vec<Value>) -> Result<Versioned<String>, StoreError> {
+    let mut parts = reply.into_iter();
+    let (Some(body), Some(rev)) = (parts.next().and_then(text), parts.next()) else {
+        return Err(StoreError::Unavailable(
+            "redis: unexpected reply for a document".into(),
+        ));
+    };
+    Ok(Versioned {
+        revision: revision(&rev)?,
+        record: body,
+    })
+}
+
+impl RedisEngine {
+    /// The keys and arguments of a write (see `write` in `lua/lib.lua`).
+    fn write_call(
+        &self,
+        keys: &CollectionKeys,
+        doc: &Document,
+        revision: Revision,
+    ) -> (Vec<String>, Vec<Value>) {
+        let mut names = Vec::with_capacity(3 + doc.indexes.len());
+        names.extend([
+            format!("{}{}", keys.doc_prefix, doc.id),
+            keys.expiry.clone(),
+            keys.meta.clone(),
+        ]);
+        names.extend(
+            doc.indexes
+                .iter()
+                .map(|name| format!("{}{name}", keys.index_prefix)),
+        );
+        let args = vec![
+            doc.id.as_str().into(),
+            doc.body.as_str().into(),
+            doc.created_ms.into(),
+            self.ttl_ms.into(),
+            Timestamp::now().millis().into(),
+            doc.indexes.join("\n").into(),
+            keys.index_prefix.as_str().into(),
+            revision_value(revision),
+        ];
+        (names, args)
+    }
+}
+
+fn revision_value(revision: Revision) -> Value {
+    i64::try_from(revision.0).unwrap_or(i64::MAX).into()
+}
+
+#[async_trait]
+impl DocumentEngine for RedisEngine {
+    async fn insert(&self, doc: &Document) -> Result<Inserted<String>, StoreError> {
+        let keys = self.collections.keys(doc.collection);
+        let (names, mut args) = self.write_call(&keys, doc, Revision::FIRST);
+        args.push(keys.doc_prefix.as_str().into());
+        let reply: Value = self.eval(&self.scripts.insert, names, args).await?;
+        match reply {
+            Value::Null => Ok(Inserted::Created),
+            Value::Array(stored) => Ok(Inserted::Exists(versioned(stored)?)),
+            _ => Err(StoreError::Unavailable(
+                "redis: unexpected reply to insert".into(),
+            )),
+        }
+    }
+
+    async fn replace(
+        &self,
+        doc: &Document,
+        expected: Revision,
+    ) -> Result<Replaced<String>, StoreError> {
+        let keys = self.collections.keys(doc.collection);
+        let (names, mut args) = self.write_call(&keys, doc, expected.next());
+        args.push(revision_value(expected));
+        let reply: Value = self.eval(&self.scripts.replace, names, args).await?;
+        match reply {
+            Value::Integer(1) => Ok(Replaced::Done(expected.next())),
+            Value::Integer(_) | Value::Null => Ok(Replaced::Stale(None)),
+            Value::Array(stored) => Ok(Replaced::Stale(Some(versioned(stored)?))),
+            _ => Err(StoreError::Unavailable(
+                "redis: unexpected reply to replace".into(),
+            )),
+        }
+    }
+
+    async fn get(
+        &self,
+        collection: Collection,
+        id: &str,
+    ) -> Result<Option<Versioned<String>>, StoreError> {
+        let keys = self.collections.keys(collection);
+        let names = vec![format!("{}{id}", keys.doc_prefix), keys.meta.clone()];
+        let reply: Value = self.eval(&self.scripts.get, names, vec![id.into()]).await?;
+        match reply {
+            Value::Null => Ok(None),
+            Value::Array(stored) => versioned(stored).map(Some),
+            _ => Err(StoreError::Unavailable(
+                "redis: unexpected reply to get".into(),
+            )),
+        }
+    }
+
+    async fn list(&self, page: &Page) -> Result<Vec<Versioned<String>>, StoreError> {
+        let bound = |t: Option<Timestamp>, open: &str| {
+            t.map_or_else(|| open.to_owned(), |t| t.millis().to_string())
+        };
+        let keys = self.collections.keys(page.collection);
+        let names = vec![
+            format!("{}{}", keys.index_prefix, page.index),
+            keys.expiry.clone(),
+            keys.meta.clone(),
+        ];
+        let count = |n: usize| Value::from(i64::try_from(n).unwrap_or(i64::MAX));
+        let args: Vec<Value> = vec![
+            bound(page.range.start(), "-inf").into(),
+            bound(page.range.end(), "+inf").into(),
+            count(page.paging.skip()),
+            count(page.paging.limit()),
+            match page.order {
+                Order::OldestFirst => "1",
+                Order::NewestFirst => "0",
+            }
+            .into(),
+            Timestamp::now().millis().into(),
+            keys.doc_prefix.as_str().into(),
+            keys.index_prefix.as_str().into(),
+        ];
+        let reply: Vec<Value> = self.eval(&self.scripts.list, names, args).await?;
+        let mut listed = Vec::with_capacity(reply.len() / 2);
+        let mut pairs = reply.into_iter();
+        while let (Some(body), Some(meta)) = (pairs.next(), pairs.next()) {
+            // A document that expired since the last trim has no body: it is gone.
+            let (Some(body), Some(meta)) = (text(body), text(meta)) else {
+                continue;
+            };
+            let rev = meta.split('\n').next().and_then(|r| r.parse().ok());
+            let Some(rev) = rev else {
+                return Err(StoreError::Unavailable(
+                    "redis: a document has no revision".into(),
+                ));
+            };
+            listed.push(Versioned {
+                revision: Revision(rev),
+                record: body,
+            });
+        }
+        Ok(listed)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.check_connection().await
+    }
+}

@@ -1,0 +1,206 @@
+//! The WebSocket hub: connections with bounded outbound queues, broadcast, personal messages and
+//! events, fanned out across instances through the bus. It knows no transport: a transport asks it
+//! for a [`Connection`] and pumps what comes out of it to the socket.
+//!
+//! Its rooms: the [`registry`] of this instance's connections and their queues; the [`fanout`]
+//! through the bus, which every instance subscribes to (so a text reaches every connection of
+//! every instance, in the same order everywhere); the [`batching`] of events into few records;
+//! the [`presence`] that tells other instances where a connection lives.
+
+mod batching;
+mod fanout;
+mod presence;
+mod registry;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use integra_domain::{Id, Timestamp};
+use integra_ports::PresenceStore;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use registry::{CloseReason, Connection, Outgoing};
+
+use crate::{Events, Ports, ServiceError};
+
+/// Limits and timings of the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubConfig {
+    /// Outbound queue per connection (`ws.max_queue`); a connection whose queue is full is closed.
+    pub max_queue: usize,
+    /// Most connections on this instance (`ws.max_connections`).
+    pub max_connections: usize,
+    /// How long a fan-out publish may wait for the broker (`bus.timeout_ms`).
+    pub publish_timeout: Duration,
+    /// How often this instance checks its own subscription by sending itself a heartbeat.
+    pub heartbeat_every: Duration,
+    /// A subscription that delivered no heartbeat for this long is stalled.
+    pub stall_after: Duration,
+    /// How long the store remembers a connection unless refreshed.
+    pub presence_ttl: Duration,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            max_queue: 1024,
+            max_connections: 10_000,
+            publish_timeout: Duration::from_secs(5),
+            heartbeat_every: Duration::from_secs(2),
+            stall_after: Duration::from_secs(15),
+            presence_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What every part of the hub shares.
+struct Inner {
+    /// This instance's id on the fan-out topic.
+    instance: String,
+    ports: Ports<dyn PresenceStore>,
+    config: HubConfig,
+    registry: registry::Registry,
+    /// The services' events, until [`Hub::start`] hands them to the batching task.
+    events: Mutex<Option<mpsc::Receiver<String>>>,
+    /// When this instance last received its own heartbeat (ms), `i64::MIN` before the first.
+    last_heartbeat_ms: AtomicI64,
+}
+
+/// The WebSocket hub. Cloning is cheap: clones share one registry.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+/// Events queued for fan-out before the hub drops them.
+const EVENT_QUEUE: usize = 65_536;
+
+impl Hub {
+    /// A hub, and the [`Events`] handle through which services feed it. Call [`Hub::start`] to run it.
+    pub fn new(ports: Ports<dyn PresenceStore>, config: HubConfig) -> (Self, Events) {
+        let (events, rx) = Events::channel(EVENT_QUEUE);
+        let inner = Inner {
+            instance: Id::generate().to_string(),
+            ports,
+            config,
+            registry: registry::Registry::default(),
+            events: Mutex::new(Some(rx)),
+            last_heartbeat_ms: AtomicI64::new(i64::MIN),
+        };
+        (
+            Self {
+                inner: Arc::new(inner),
+            },
+            events,
+        )
+    }
+
+    /// This instance's id on the fan-out topic.
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// Starts the subscription, the event batching, the heartbeat and the presence refresh. They
+    /// stop when the returned tasks are dropped.
+    pub fn start(&self) -> HubTasks {
+        let inner = &self.inner;
+        let mut tasks = vec![
+            tokio::spawn(Arc::clone(inner).subscribe_forever()),
+            tokio::spawn(Arc::clone(inner).heartbeat_forever()),
+            tokio::spawn(Arc::clone(inner).refresh_presence_forever()),
+        ];
+        let events = inner
+            .events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(events) = events {
+            tasks.push(tokio::spawn(Arc::clone(inner).batch_events(events)));
+        }
+        HubTasks(tasks)
+    }
+
+    /// Opens a connection. Its first text is the `conectado` event with its id.
+    ///
+    /// # Errors
+    /// [`ServiceError::Overloaded`] past `max_connections`.
+    pub async fn connect(&self) -> Result<Connection, ServiceError> {
+        let connection = Connection::open(&self.inner)?;
+        self.inner.register_presence(connection.id()).await;
+        Ok(connection)
+    }
+
+    /// Sends `text` to every connection of every instance.
+    ///
+    /// # Errors
+    /// A bus failure.
+    pub async fn broadcast(&self, text: &str) -> Result<(), ServiceError> {
+        self.inner.fan_out(&fanout::Record::all(text)).await
+    }
+
+    /// Sends `text` to connection `connection_id`, on whichever instance holds it.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when no instance holds it; a bus or a store failure.
+    pub async fn send_to(&self, connection_id: &str, text: &str) -> Result<(), ServiceError> {
+        if !self.inner.registry.contains(connection_id)
+            && !self.inner.present_anywhere(connection_id).await?
+        {
+            return Err(ServiceError::NotFound(format!(
+                "connection {connection_id}"
+            )));
+        }
+        self.inner
+            .fan_out(&fanout::Record::one(connection_id, text))
+            .await
+    }
+
+    /// Open connections on this instance.
+    pub fn local_connections(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Whether this instance's fan-out subscription delivered its own heartbeat recently.
+    pub fn subscription_healthy(&self) -> bool {
+        let last = self.inner.last_heartbeat_ms.load(Ordering::Relaxed);
+        let stall = i64::try_from(self.inner.config.stall_after.as_millis()).unwrap_or(i64::MAX);
+        last != i64::MIN && Timestamp::now().millis().saturating_sub(last) <= stall
+    }
+
+    /// Waits, at most `within`, until the fan-out subscription is live: it has received this
+    /// instance's own heartbeat, so what is published from now on reaches this instance's
+    /// connections. Returns whether it is. Texts and events published before that are not
+    /// delivered here.
+    pub async fn wait_subscribed(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.subscription_healthy() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
+    /// Closes every connection of this instance with `reason`.
+    pub fn close_all(&self, reason: CloseReason) {
+        self.inner.registry.close_all(reason);
+        self.inner.ports.metrics.ws_connections(0);
+    }
+}
+
+/// The hub's background tasks; dropping this stops them.
+pub struct HubTasks(Vec<JoinHandle<()>>);
+
+impl Drop for HubTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

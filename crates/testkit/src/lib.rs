@@ -1,0 +1,38 @@
+//! What Integra's own tests share: HTTP and WebSocket clients that read whole answers and frames
+//! with deadlines, and daemons (Redis, Tansu) a test can start, freeze and kill. It depends on
+//! nothing of Integra, so every test crate can use it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+mod daemons;
+mod http;
+mod ws;
+
+pub use daemons::{
+    free_port, shared_brokers, shared_redis_url, tansu_binary, unique_prefix, Daemon,
+};
+pub use http::{client, get, get_with, post, post_raw, Reply};
+pub use ws::WsClient;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 50 ms until it gives `Some`, and returns that; fails the test when
+/// `within` passes first, saying `what` was awaited.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(done) = check().await {
+            return done;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {within:?}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
