@@ -51,28 +51,33 @@ pub trait Indexed: Record + Serialize + DeserializeOwned {
         let facets = self.facets();
         (0..1_usize << facets.len())
             .map(|mask| {
-                let chosen: Vec<Facet> = facets
+                let chosen = facets
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| mask & (1 << i) != 0)
-                    .map(|(_, f)| *f)
-                    .collect();
-                index_name(&chosen)
+                    .map(|(_, f)| f);
+                index_name(chosen)
             })
             .collect()
     }
 }
 
-/// The index that holds exactly the records with these facets.
-pub(crate) fn index_name(facets: &[Facet]) -> String {
-    if facets.is_empty() {
-        return ALL.to_owned();
+/// The index that holds exactly the records with these facets. Written straight into one string:
+/// it is made for every write.
+pub(crate) fn index_name<'a>(facets: impl IntoIterator<Item = &'a Facet>) -> String {
+    let mut name = String::with_capacity(48);
+    for facet in facets {
+        if !name.is_empty() {
+            name.push('|');
+        }
+        name.push_str(facet.name);
+        name.push(':');
+        name.push_str(facet.value);
     }
-    facets
-        .iter()
-        .map(|f| format!("{}:{}", f.name, f.value))
-        .collect::<Vec<_>>()
-        .join("|")
+    if name.is_empty() {
+        name.push_str(ALL);
+    }
+    name
 }
 
 impl Indexed for Mensagem {
