@@ -5,6 +5,7 @@
 #   http   POST /messages end to end on Redis + Kafka, beside a bare actix-web JSON handler (wrk),
 #          then the same server with one backend at a time, with the CPU each process spent.
 # Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http]...
+# SERVER_BIN=path measures another build of integra-server (an older commit's, to compare).
 #
 # Every measured server gets fresh dependencies: a Tansu of its own on BENCH_KAFKA_PORT (19092),
 # started for it and stopped after, and Redis database 15, flushed. The in-memory broker slows
@@ -17,6 +18,7 @@ DURATION=${DURATION:-20}      # seconds, the headline runs
 SHORT=${SHORT:-10}            # seconds, the one-backend-at-a-time runs
 KAFKA_PORT=${BENCH_KAFKA_PORT:-19092}
 REDIS_URL=redis://127.0.0.1:6379/15
+SERVER_BIN=${SERVER_BIN:-target/release/integra-server}
 BENCH_STATE=target/bench/services
 wanted=("$@"); [ ${#wanted[@]} -eq 0 ] && wanted=(store bus http)
 
@@ -28,7 +30,7 @@ fi
 cargo build -q --release -p integra-server --bins -p integra-http --example bare \
   -p integra-redis --example store_bench -p integra-kafka --example publish_bench
 
-echo "Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ); server: $SERVER_BIN"
 echo
 
 broker_pid() { cat "$BENCH_STATE/tansu.pid" 2>/dev/null || true; }
@@ -117,7 +119,7 @@ server_run() {
   INTEGRA__SERVER__BIND=127.0.0.1:18080 INTEGRA__LOG__LEVEL=warn \
   INTEGRA__STORE__BACKEND=$store INTEGRA__STORE__URL=$REDIS_URL \
   INTEGRA__BUS__BACKEND=$bus INTEGRA__BUS__BROKERS=127.0.0.1:$KAFKA_PORT \
-    target/release/integra-server >/dev/null & pid=$!
+    "$SERVER_BIN" >/dev/null & pid=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
   curl -fs http://127.0.0.1:18080/readyz >/dev/null
   wrk -t2 -c"$CONNECTIONS" -d3s -s scripts/wrk-post-message.lua http://127.0.0.1:18080/messages >/dev/null

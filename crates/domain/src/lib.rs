@@ -3,8 +3,11 @@
 //! they produce.
 //!
 //! This crate does no I/O and needs no async runtime. Every constructor enforces the rules of the
-//! HTTP contract, so a value of these types is valid by construction; the JSON they serialize to is
-//! exactly the contract's.
+//! HTTP contract (`docs/CONTRACT.md` in the repository), so a value of these types is valid by
+//! construction; the JSON they serialize to is exactly the contract's.
+//!
+//! Names: what the contract names is in Portuguese (`Mensagem`, `tipo`, `CoordenadasKafka`,
+//! `alerta.criado`); behaviour and plumbing are in English (`accept`, `Paging`, `Order`).
 
 mod alerta;
 mod error;
@@ -25,7 +28,8 @@ pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS};
 pub use query::{AlertFilter, MessageFilter, MetricQuery, Order, Paging, TimeRange};
 pub use time::Timestamp;
 
-/// Fields the server owns: a client may send them, and they are ignored (CONTRACT.md, Conventions).
+/// Fields the server owns: a client may send them, and they are ignored (`docs/CONTRACT.md`,
+/// Conventions).
 pub const SERVER_OWNED_FIELDS: &[&str] = &[
     "status",
     "erro",
