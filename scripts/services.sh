@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Makes sure the services the tests need are running: Redis on 127.0.0.1:6379 and the
-# Kafka-compatible broker Tansu on 127.0.0.1:9092. Installs what is missing, reuses what runs.
-# Usage: scripts/services.sh [redis] [kafka]   (both when no argument is given)
+# Makes sure what the tests need is there: Redis on 127.0.0.1:6379, the Kafka-compatible broker
+# Tansu on 127.0.0.1:9092, and promtool (Debian's prometheus), the parser the exposition is checked
+# with. Installs what is missing, reuses what runs.
+# Usage: scripts/services.sh [redis] [kafka] [promtool]   (all when no argument is given)
 set -euo pipefail
 
 REDIS_PORT=${REDIS_PORT:-6379}
@@ -53,12 +54,20 @@ ensure_kafka() {
   echo "services: tansu started on 127.0.0.1:$KAFKA_PORT (log: $STATE_DIR/tansu.log)"
 }
 
+ensure_promtool() {
+  if command -v promtool >/dev/null; then echo "services: promtool present"; return; fi
+  echo "services: installing promtool (Debian package prometheus)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null
+  command -v promtool >/dev/null
+}
+
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(redis kafka)
+[ ${#wanted[@]} -eq 0 ] && wanted=(redis kafka promtool)
 for s in "${wanted[@]}"; do
   case "$s" in
     redis) ensure_redis ;;
     kafka) ensure_kafka ;;
+    promtool) ensure_promtool ;;
     *) echo "services: unknown service $s" >&2; exit 2 ;;
   esac
 done

@@ -30,9 +30,10 @@ async fn bad_input_gets_a_clear_problem_never_a_500() {
         .await
         .assert_problem(404);
     get(&s.url("/no/such/route")).await.assert_problem(404);
-    post_raw(&s.url("/healthz"), None, "", &[])
-        .await
-        .assert_problem(404);
+    // 405: a known route asked with a method it does not serve (the contract said 404 before).
+    let wrong_method = post_raw(&s.url("/healthz"), None, "", &[]).await;
+    wrong_method.assert_problem(405);
+    assert_eq!(wrong_method.header("allow"), Some("GET, HEAD"));
     post(
         &s.url("/ws/connections/nobody/messages"),
         &json!({"texto": "x"}),

@@ -62,6 +62,9 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Largest request body in bytes (1 MiB).
     pub body_limit_bytes: usize,
+    /// A request whose head or body has not arrived by then gets 408 (10 s); also how long an
+    /// idle kept-alive connection stays open.
+    pub request_timeout_ms: u64,
 }
 
 /// Which Store backend runs.
@@ -86,6 +89,8 @@ pub struct StoreSettings {
     pub key_prefix: String,
     /// Records expire this long after their last write; 0 keeps them.
     pub ttl_secs: u64,
+    /// The embedded store's budget (512 MiB): past it the oldest records leave first.
+    pub memory_max_bytes: usize,
 }
 
 /// Which Bus backend runs.
@@ -120,8 +125,12 @@ pub struct BusSettings {
 pub struct MetricsSettings {
     /// Samples older than this are trimmed.
     pub retention_secs: u64,
+    /// Most metric names.
+    pub max_names: usize,
     /// Most label sets per metric name.
     pub max_series_per_name: usize,
+    /// Most samples kept per series; the oldest leave first.
+    pub max_samples_per_series: usize,
 }
 
 /// `[ws]`
@@ -231,10 +240,17 @@ impl Settings {
                 &format!("`{}` is not a host:port to listen on", self.server.bind),
             );
         }
-        let positive: [(&'static str, u64); 11] = [
+        let positive: [(&'static str, u64); 15] = [
             (
                 "server.body_limit_bytes",
                 self.server.body_limit_bytes as u64,
+            ),
+            ("server.request_timeout_ms", self.server.request_timeout_ms),
+            ("store.memory_max_bytes", self.store.memory_max_bytes as u64),
+            ("metrics.max_names", self.metrics.max_names as u64),
+            (
+                "metrics.max_samples_per_series",
+                self.metrics.max_samples_per_series as u64,
             ),
             ("bus.timeout_ms", self.bus.timeout_ms),
             ("metrics.retention_secs", self.metrics.retention_secs),
@@ -281,6 +297,7 @@ impl Settings {
     pub fn http(&self) -> HttpSettings {
         HttpSettings {
             body_limit_bytes: self.server.body_limit_bytes,
+            request_timeout: Duration::from_millis(self.server.request_timeout_ms),
             api_keys: self.auth.api_keys.clone(),
             ws: integra_http::WsSettings {
                 ping_interval: Duration::from_secs(self.ws.ping_interval_secs),
@@ -340,7 +357,9 @@ impl MetricsSettings {
     pub fn limits(&self) -> MetricsConfig {
         MetricsConfig {
             retention: Duration::from_secs(self.retention_secs),
+            max_names: self.max_names,
             max_series_per_name: self.max_series_per_name,
+            max_samples_per_series: self.max_samples_per_series,
         }
     }
 }
@@ -393,6 +412,14 @@ mod tests {
         assert_eq!(
             (s.metrics.retention_secs, s.metrics.max_series_per_name),
             (86_400, 1000)
+        );
+        assert_eq!(
+            (s.metrics.max_names, s.metrics.max_samples_per_series),
+            (10_000, 10_000)
+        );
+        assert_eq!(
+            (s.server.request_timeout_ms, s.store.memory_max_bytes),
+            (10_000, 512 * 1024 * 1024)
         );
         assert_eq!(
             (

@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpServer};
 use integra_http::AppState;
 use integra_kafka::KafkaBus;
 use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
-use integra_ports::{Bus, Store};
+use integra_ports::{Bus, MetricSink, Store};
 use integra_prometheus::PrometheusSink;
 use integra_redis::{RedisEngine, RedisStore};
 use integra_services::{
@@ -25,6 +25,31 @@ const MEMORY_BUS_MAX_RECORD: usize = 1024 * 1024;
 
 /// How long `/readyz` waits for each dependency.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long an idle kept-alive connection stays open (at most `server.request_timeout_ms`).
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// File descriptors kept for what is not a client connection: Redis, Kafka, logs, the listener.
+const RESERVED_FDS: usize = 128;
+
+/// The open-file limit of this process (`ulimit -n`), from `/proc/self/limits`; 1024, the usual
+/// default, where it cannot be read.
+fn open_file_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse().ok()
+        })
+        .unwrap_or(1024)
+}
+
+/// Connections each worker takes at most, so that together they leave the process descriptors
+/// for its own connections: a client holding many connections gets them queued, not the rest
+/// of the service starved.
+fn connections_per_worker(workers: usize) -> usize {
+    (open_file_limit().saturating_sub(RESERVED_FDS) / workers.max(1)).max(16)
+}
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +79,17 @@ pub struct Application {
     redriver: tokio::task::JoinHandle<()>,
 }
 
-async fn store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
+async fn store(
+    settings: &Settings,
+    metrics: &Arc<dyn MetricSink>,
+) -> Result<Arc<dyn Store>, StartupError> {
     let store = &settings.store;
     Ok(match store.backend {
-        StoreBackend::Memory => Arc::new(MemoryStore::new(MemoryEngine::new(store.ttl()))),
+        StoreBackend::Memory => Arc::new(MemoryStore::new(MemoryEngine::with_budget(
+            store.ttl(),
+            store.memory_max_bytes,
+            Arc::clone(metrics),
+        ))),
         StoreBackend::Redis => Arc::new(RedisStore::new(
             RedisEngine::connect(store.redis())
                 .await
@@ -88,11 +120,8 @@ impl Application {
     /// [`StartupError`] when the settings, the socket or a backend cannot be used.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         settings.validate()?;
-        let ports = Ports::new(
-            store(settings).await?,
-            bus(settings)?,
-            Arc::new(PrometheusSink::new()),
-        );
+        let metrics: Arc<dyn MetricSink> = Arc::new(PrometheusSink::new());
+        let ports = Ports::new(store(settings, &metrics).await?, bus(settings)?, metrics);
         let publish = settings.bus.publish();
 
         let (hub, events) = Hub::new(ports.presence(), settings.hub());
@@ -134,14 +163,44 @@ impl Application {
         };
         let listener = TcpListener::bind(&settings.server.bind).map_err(bind_error)?;
         let address = listener.local_addr().map_err(bind_error)?;
-        let mut server = HttpServer::new(move || {
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let request_timeout = Duration::from_millis(settings.server.request_timeout_ms);
+        let per_worker = connections_per_worker(workers);
+        tracing::debug!(
+            workers,
+            per_worker,
+            "connection cap from the open-file limit"
+        );
+        let server = HttpServer::new(move || {
             App::new().configure(|cfg| integra_http::configure(cfg, state.clone()))
         })
+        .workers(workers)
+        // A request head not arrived within the timeout is refused (408), an idle kept-alive
+        // connection closed, and no client can hold every file descriptor.
+        .client_request_timeout(request_timeout)
+        .keep_alive(KEEP_ALIVE.min(request_timeout))
+        // No lingering after a response whose request was not read to its end: a WebSocket's
+        // never is, and RFC 6455 §7.1.1 has the server close TCP as soon as the closing handshake
+        // is done (actix would wait a second for the client). The cost: a client still sending a
+        // large refused body may see the connection reset before it reads the refusal.
+        .client_disconnect_timeout(Duration::ZERO)
+        // A peer that takes none of what is sent to it for this long is dropped by the kernel:
+        // nothing else frees a connection whose writes are stuck behind a client that stopped
+        // reading (a WebSocket flooding pings, a list fetched and never read).
+        .on_connect(move |connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let set = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(request_timeout));
+                if let Err(e) = set {
+                    tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
+                }
+            }
+        })
+        .max_connections(per_worker)
         .shutdown_timeout(30)
         .disable_signals();
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
         let server = server.listen(listener).map_err(bind_error)?.run();
         Ok(Self {
             server,

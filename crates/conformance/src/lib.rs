@@ -109,6 +109,9 @@ macro_rules! store_suite {
             series_per_name_are_capped,
             samples_past_the_retention_are_trimmed,
             sample_queries_filter_by_kind_and_range_and_limit,
+            a_series_keeps_its_newest_samples_up_to_its_cap,
+            names_are_capped_and_no_exposition_collides_with_another,
+            a_query_merges_the_series_of_a_name_in_time_order,
             presence_is_kept_for_its_ttl_and_removed_on_request
         );
     };

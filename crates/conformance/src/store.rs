@@ -19,7 +19,9 @@ use integra_ports::{
 use crate::StoreFactory;
 
 const LIMITS: SeriesLimits = SeriesLimits {
+    max_names: 10_000,
     max_series_per_name: 1000,
+    max_samples_per_series: 10_000,
     retention_ms: 86_400_000,
 };
 
@@ -322,6 +324,110 @@ pub async fn sample_queries_filter_by_kind_and_range_and_limit(factory: &impl St
     assert_eq!(values(between).await, [2.0, 3.0]);
     assert_eq!(values(query(None, 3)).await, [1.0, 2.0, 3.0]);
     assert!(values(query(Some("nope"), 100)).await.is_empty());
+}
+
+pub async fn a_series_keeps_its_newest_samples_up_to_its_cap(factory: &impl StoreFactory) {
+    let series: Arc<dyn SeriesStore> = factory(None).await;
+    let now = Timestamp::now().millis();
+    let limits = SeriesLimits {
+        max_samples_per_series: 3,
+        ..LIMITS
+    };
+    // Out of order, across two batches, beside another series that keeps its own.
+    let first = [
+        sample("cap", 1.0, TipoMetrica::Gauge, &[], now - 50),
+        sample("cap", 2.0, TipoMetrica::Gauge, &[], now - 10),
+        sample("cap", 9.0, TipoMetrica::Gauge, &[("k", "other")], now - 60),
+    ];
+    series
+        .append_samples(&first, limits)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = [
+        sample("cap", 3.0, TipoMetrica::Gauge, &[], now - 40),
+        sample("cap", 4.0, TipoMetrica::Gauge, &[], now - 30),
+        sample("cap", 5.0, TipoMetrica::Gauge, &[], now - 20),
+    ];
+    series
+        .append_samples(&second, limits)
+        .await
+        .unwrap()
+        .unwrap();
+    let got = series
+        .query_samples(&query(Some("cap"), 100))
+        .await
+        .unwrap();
+    let values: Vec<f64> = got.iter().map(|m| m.valor).collect();
+    assert_eq!(values, [9.0, 4.0, 5.0, 2.0]);
+}
+
+pub async fn names_are_capped_and_no_exposition_collides_with_another(factory: &impl StoreFactory) {
+    let series: Arc<dyn SeriesStore> = factory(None).await;
+    let now = Timestamp::now().millis();
+    let limits = SeriesLimits {
+        max_names: 3,
+        ..LIMITS
+    };
+    let append = |batch: Vec<Metrica>| {
+        let series = series.clone();
+        async move { series.append_samples(&batch, limits).await.unwrap() }
+    };
+    append(vec![sample("x_count", 1.0, TipoMetrica::Gauge, &[], now)])
+        .await
+        .unwrap();
+    match append(vec![sample("x", 1.0, TipoMetrica::Histogram, &[], now)]).await {
+        Err(SampleRejection::Collision { index: 0, with, .. }) => assert_eq!(with, "x_count"),
+        other => panic!("a histogram x beside a gauge x_count was not refused: {other:?}"),
+    }
+    // Within one batch too.
+    let both = vec![
+        sample("y", 1.0, TipoMetrica::Counter, &[], now),
+        sample("y_total", 1.0, TipoMetrica::Gauge, &[], now),
+    ];
+    assert!(matches!(
+        append(both).await,
+        Err(SampleRejection::Collision { index: 1, .. })
+    ));
+    append(vec![sample("z", 1.0, TipoMetrica::Counter, &[], now)])
+        .await
+        .unwrap();
+    append(vec![sample("w", 1.0, TipoMetrica::Gauge, &[], now)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        append(vec![sample("v", 1.0, TipoMetrica::Gauge, &[], now)]).await,
+        Err(SampleRejection::TooManyNames { index: 0, cap: 3 })
+    ));
+    // A known name still takes samples, and nothing refused was kept.
+    append(vec![sample("w", 2.0, TipoMetrica::Gauge, &[], now)])
+        .await
+        .unwrap();
+    for refused in ["x", "y", "y_total", "v"] {
+        let got = series
+            .query_samples(&query(Some(refused), 10))
+            .await
+            .unwrap();
+        assert!(got.is_empty(), "{refused} was stored");
+    }
+}
+
+pub async fn a_query_merges_the_series_of_a_name_in_time_order(factory: &impl StoreFactory) {
+    let series: Arc<dyn SeriesStore> = factory(None).await;
+    let t = Timestamp::now().millis() - 1000;
+    let batch = [
+        sample("lat", 1.0, TipoMetrica::Gauge, &[("rota", "a")], t),
+        sample("lat", 2.0, TipoMetrica::Gauge, &[("rota", "b")], t + 1),
+        sample("lat", 3.0, TipoMetrica::Gauge, &[("rota", "a")], t + 2),
+        sample("lat", 4.0, TipoMetrica::Gauge, &[("rota", "b")], t + 3),
+    ];
+    series
+        .append_samples(&batch, LIMITS)
+        .await
+        .unwrap()
+        .unwrap();
+    let got = series.query_samples(&query(Some("lat"), 3)).await.unwrap();
+    assert_eq!(got, batch[..3]);
 }
 
 pub async fn presence_is_kept_for_its_ttl_and_removed_on_request(factory: &impl StoreFactory) {

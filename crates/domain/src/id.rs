@@ -24,10 +24,17 @@ impl Id {
     /// Checks a client's id.
     ///
     /// # Errors
-    /// Empty, longer than 128 characters, or a character outside `A-Z a-z 0-9 . _ : -`.
+    /// Empty, longer than 128 characters, a character outside `A-Z a-z 0-9 . _ : -`, or `.` and
+    /// `..`, which no HTTP client can put in a path to fetch them back.
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
         if text.is_empty() || text.len() > MAX_ID_LEN {
             return Err(ValidationError::new("id", "must have 1 to 128 characters"));
+        }
+        if text == "." || text == ".." {
+            return Err(ValidationError::new(
+                "id",
+                "`.` and `..` are path segments, not ids",
+            ));
         }
         if let Some(bad) = text.chars().find(|c| !Self::allowed(*c)) {
             return Err(ValidationError::new(
@@ -83,6 +90,8 @@ mod tests {
         assert!(Id::parse(&"a".repeat(129)).is_err());
         assert!(Id::parse("a/b").is_err());
         assert!(Id::parse("ação").is_err());
+        assert!(Id::parse(".").is_err() && Id::parse("..").is_err());
+        assert!(Id::parse("...").is_ok() && Id::parse(".a").is_ok());
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use error::{TransitionError, ValidationError};
 pub use evento::{AlertEvent, Evento};
 pub use id::Id;
 pub use mensagem::{CoordenadasKafka, Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
-pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS};
+pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS, OWN_METRICS_PREFIX};
 pub use query::{AlertFilter, MessageFilter, MetricQuery, Order, Paging, TimeRange};
 pub use time::Timestamp;
 

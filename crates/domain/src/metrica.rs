@@ -10,6 +10,10 @@ use crate::{Timestamp, ValidationError};
 /// Most labels on one sample.
 pub const MAX_LABELS: usize = 16;
 
+/// The prefix of the service's own metrics: no client name may take it, so that no client series
+/// can ever collide with one of the service's, today's or a later version's.
+pub const OWN_METRICS_PREFIX: &str = "integra_";
+
 /// The kind of a metric. A name keeps the kind of its first sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +44,24 @@ impl TipoMetrica {
     /// Parses the contract's name.
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// The names the Prometheus exposition of a metric `nome` of this kind uses: its family's and
+    /// its samples'. Two metrics whose sets meet would break each other's exposition (a gauge
+    /// `x_count` beside a histogram `x`), so a store refuses the second.
+    pub fn exposed_names(self, nome: &str) -> Vec<String> {
+        match self {
+            Self::Gauge => vec![nome.to_owned()],
+            // The family of a counter drops a `_total` suffix; its sample puts it back.
+            Self::Counter => {
+                let family = nome.strip_suffix("_total").unwrap_or(nome);
+                vec![family.to_owned(), format!("{family}_total")]
+            }
+            Self::Histogram => ["", "_bucket", "_sum", "_count"]
+                .iter()
+                .map(|suffix| format!("{nome}{suffix}"))
+                .collect(),
+        }
     }
 }
 
@@ -101,7 +123,19 @@ impl Metrica {
         if !input.valor.is_finite() {
             return Err(ValidationError::new("valor", "must be a finite number"));
         }
+        if input.nome.starts_with(OWN_METRICS_PREFIX) {
+            return Err(ValidationError::new(
+                "nome",
+                format!("names starting with {OWN_METRICS_PREFIX} are the service's own metrics"),
+            ));
+        }
         let tipo = input.tipo.unwrap_or_default();
+        if tipo == TipoMetrica::Counter && input.nome == "_total" {
+            return Err(ValidationError::new(
+                "nome",
+                "a counter's name needs more than the `_total` suffix",
+            ));
+        }
         if tipo == TipoMetrica::Counter && input.valor < 0.0 {
             return Err(ValidationError::new(
                 "valor",
@@ -127,6 +161,12 @@ impl Metrica {
                 ));
             }
             crate::validate::chars(&format!("labels.{name}"), value, 0, 1024)?;
+        }
+        if tipo == TipoMetrica::Histogram && labels.contains_key("le") {
+            return Err(ValidationError::new(
+                "labels.le",
+                "`le` is the label of a histogram's buckets",
+            ));
         }
         Ok(Self {
             nome: input.nome,
@@ -250,6 +290,33 @@ mod tests {
         assert_eq!(
             Metrica::record(input, Timestamp::now()).unwrap_err().field,
             "valor"
+        );
+    }
+
+    #[test]
+    fn the_service_prefix_a_bare_total_and_a_histograms_le_are_refused() {
+        for json in [
+            r#"{"nome":"integra_http_requests","valor":1}"#,
+            r#"{"nome":"_total","valor":1,"tipo":"counter"}"#,
+        ] {
+            assert_eq!(sample(json).unwrap_err().field, "nome", "{json}");
+        }
+        let le = r#"{"nome":"h","valor":1,"tipo":"histogram","labels":{"le":"1"}}"#;
+        assert_eq!(sample(le).unwrap_err().field, "labels.le");
+        assert!(sample(r#"{"nome":"g","valor":1,"labels":{"le":"1"}}"#).is_ok());
+    }
+
+    #[test]
+    fn each_kind_names_what_its_exposition_uses() {
+        assert_eq!(TipoMetrica::Gauge.exposed_names("x_count"), ["x_count"]);
+        assert_eq!(
+            TipoMetrica::Histogram.exposed_names("x"),
+            ["x", "x_bucket", "x_sum", "x_count"]
+        );
+        assert_eq!(TipoMetrica::Counter.exposed_names("x"), ["x", "x_total"]);
+        assert_eq!(
+            TipoMetrica::Counter.exposed_names("pedidos_total"),
+            ["pedidos", "pedidos_total"]
         );
     }
 

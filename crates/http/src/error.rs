@@ -23,6 +23,17 @@ pub enum ApiError {
     /// No such route.
     #[error("{0}")]
     NoRoute(String),
+    /// A known route asked with a method it does not serve; these are the ones it does.
+    #[error("{method} is not served here; use {}", allow.join(", "))]
+    MethodNotAllowed {
+        /// The method asked.
+        method: String,
+        /// The methods the route serves.
+        allow: Vec<&'static str>,
+    },
+    /// The body did not arrive within `server.request_timeout_ms`.
+    #[error("the request did not arrive within {} ms", .0.as_millis())]
+    RequestTimeout(std::time::Duration),
     /// The body is over `server.body_limit_bytes`.
     #[error("the body is over the limit of {0} bytes")]
     PayloadTooLarge(usize),
@@ -81,6 +92,8 @@ impl ApiError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "malformed_request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, "no_route"),
+            Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -105,10 +118,36 @@ impl ApiError {
 
     /// What the client may be told: 5xx details say what failed and what to do, never internals.
     fn detail(&self) -> String {
+        // A record about a message or an alert stays stored, and a retry with its id tries again;
+        // a broadcast is simply not sent.
+        let (unavailable, timed_out) = match self.unpublished() {
+            Some(_) => (
+                "the message bus refused the record or could not be reached; it is stored and a retry with the same id tries again",
+                "the message bus did not acknowledge in time; it is stored and a retry with the same id tries again",
+            ),
+            None => (
+                "the message bus refused the record or could not be reached; nothing was sent, retry later",
+                "the message bus did not acknowledge in time; it may not have been sent, retry later",
+            ),
+        };
         match self {
-            Self::Service(ServiceError::BusUnavailable { .. }) => "the message bus refused the record or could not be reached; it is stored and a retry with the same id tries again".into(),
-            Self::Service(ServiceError::BusTimedOut { .. }) => "the message bus did not acknowledge in time; it is stored and a retry with the same id tries again".into(),
+            Self::Service(ServiceError::BusUnavailable { .. }) => unavailable.into(),
+            Self::Service(ServiceError::BusTimedOut { .. }) => timed_out.into(),
             other => other.to_string(),
+        }
+    }
+
+    /// The message or alert a failed publish was about.
+    fn unpublished(&self) -> Option<&integra_domain::Id> {
+        match self {
+            Self::Service(e) => e.unpublished_id(),
+            Self::BadRequest(_)
+            | Self::Unauthorized
+            | Self::NoRoute(_)
+            | Self::MethodNotAllowed { .. }
+            | Self::RequestTimeout(_)
+            | Self::PayloadTooLarge(_)
+            | Self::UnsupportedMediaType(_) => None,
         }
     }
 
@@ -116,12 +155,10 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (status, code) = self.status_and_code();
         let mut problem = Problem::new(status, code, self.detail());
-        if let Self::Service(e) = self {
-            if let ServiceError::Invalid(v) = e {
-                problem.field = Some(v.field.clone());
-            }
-            problem.id = e.unpublished_id().map(ToString::to_string);
+        if let Self::Service(ServiceError::Invalid(v)) = self {
+            problem.field = Some(v.field.clone());
         }
+        problem.id = self.unpublished().map(ToString::to_string);
         problem
     }
 }
@@ -154,6 +191,9 @@ impl ResponseError for ApiError {
         if let Self::Unauthorized = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, allow.join(", ")));
+        }
         response.body(serde_json::to_string(&problem).unwrap_or_default())
     }
 }
@@ -179,6 +219,17 @@ mod tests {
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::Unauthorized, 401),
             (ApiError::NoRoute("x".into()), 404),
+            (
+                ApiError::MethodNotAllowed {
+                    method: "PUT".into(),
+                    allow: vec!["GET", "HEAD"],
+                },
+                405,
+            ),
+            (
+                ApiError::RequestTimeout(std::time::Duration::from_secs(1)),
+                408,
+            ),
             (ApiError::PayloadTooLarge(10), 413),
             (ApiError::UnsupportedMediaType("x".into()), 415),
             (service(ServiceError::NotFound("x".into())), 404),
@@ -232,6 +283,16 @@ mod tests {
             cause: BusError::Unavailable("broker kafka-3 down".into()),
         });
         assert!(!bus.detail().contains("kafka-3"));
+        assert!(bus.detail().contains("it is stored"));
+        let broadcast = service(ServiceError::BusUnavailable {
+            id: None,
+            cause: BusError::Unavailable("down".into()),
+        });
+        assert!(
+            !broadcast.detail().contains("stored"),
+            "{}",
+            broadcast.detail()
+        );
         assert_eq!(bus.problem().id.as_deref(), Some("m1"));
         assert!(causes(&bus).contains("kafka-3"), "the log keeps the cause");
     }

@@ -1,23 +1,30 @@
-//! Extractors whose every failure is a problem answer: JSON bodies (content type, size limit,
-//! syntax, unknown and invalid fields) and the error handlers of actix's query and path extractors.
+//! Extractors whose every failure is a problem answer: JSON bodies (content type, encoding, size
+//! limit, read timeout, syntax, repeated keys, unknown and invalid fields) and the error handlers
+//! of actix's query and path extractors.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::future::Future;
+use std::io::Write;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use flate2::write::GzDecoder;
 use futures_util::StreamExt;
 use integra_domain::{ValidationError, SERVER_OWNED_FIELDS};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, HttpSettings};
 
-/// A JSON body: `application/json` (or any `+json` type), at most `server.body_limit_bytes`,
-/// well-formed (else 400), with no unknown fields and every field valid (else 422 naming it).
-/// Fields the server owns are dropped before reading.
+/// A JSON body: `application/json` (or any `+json` type), plain or gzip-encoded, at most
+/// `server.body_limit_bytes` once decoded, arrived within `server.request_timeout_ms`,
+/// well-formed (else 400), with no repeated key, no unknown field and every field valid (else 422
+/// naming it). Fields the server owns are dropped before reading.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -26,28 +33,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
+        let settings = req
             .app_data::<web::Data<AppState>>()
-            .map_or(1024 * 1024, |s| s.settings.body_limit_bytes);
-        let checked = check_headers(req, limit);
+            .map_or_else(HttpSettings::default, |s| s.settings.clone());
+        let checked = check_headers(req, settings.body_limit_bytes);
         let mut payload = payload.take();
         Box::pin(async move {
-            checked?;
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let encoding = checked?;
+            let read = read_body(&mut payload, encoding, settings.body_limit_bytes);
+            let body = tokio::time::timeout(settings.request_timeout, read)
+                .await
+                .map_err(|_| ApiError::RequestTimeout(settings.request_timeout))??;
             parse(&body).map(JsonBody)
         })
     }
 }
 
-fn check_headers(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
+/// How a body is encoded: the `Content-Encoding`s Integra reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Identity,
+    Gzip,
+}
+
+fn check_headers(req: &HttpRequest, limit: usize) -> Result<Encoding, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -71,28 +80,191 @@ fn check_headers(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
             "expected application/json, got {given}"
         )));
     }
+    let encoding = match req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("" | "identity") => Encoding::Identity,
+        Some("gzip" | "x-gzip") => Encoding::Gzip,
+        Some(other) => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "content encoding `{other}` is not supported; send the body plain or gzip-encoded"
+            )))
+        }
+    };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if encoding == Encoding::Identity && declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    Ok(())
+    Ok(encoding)
 }
 
-/// Reads a JSON document into `T`, telling malformed JSON (400) from invalid content (422).
+/// Collects decoded bytes up to a limit; past it, writing fails, which stops a decoder at once,
+/// however much its input would still inflate to.
+struct Limited {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.limit {
+            return Err(std::io::Error::other("over the body limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads a body, decoding it, never holding more than `limit` decoded bytes.
+async fn read_body(
+    payload: &mut Payload,
+    encoding: Encoding,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let unreadable =
+        |e: &dyn fmt::Display| ApiError::BadRequest(format!("could not read the body: {e}"));
+    let mut sink = Limited {
+        bytes: Vec::new(),
+        limit,
+    };
+    let mut gzip = (encoding == Encoding::Gzip).then(|| GzDecoder::new(Vec::new()));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| unreadable(&e))?;
+        match &mut gzip {
+            None => sink
+                .write_all(&chunk)
+                .map_err(|_| ApiError::PayloadTooLarge(limit))?,
+            Some(decoder) => {
+                decoder
+                    .write_all(&chunk)
+                    .map_err(|e| ApiError::BadRequest(format!("the gzip body is corrupt: {e}")))?;
+                let decoded = std::mem::take(decoder.get_mut());
+                sink.write_all(&decoded)
+                    .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+            }
+        }
+    }
+    if let Some(decoder) = gzip {
+        let rest = decoder
+            .finish()
+            .map_err(|e| ApiError::BadRequest(format!("the gzip body is corrupt: {e}")))?;
+        sink.write_all(&rest)
+            .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    }
+    Ok(sink.bytes)
+}
+
+/// Reads a JSON document into `T`, telling malformed JSON (400) from invalid content (422). A
+/// repeated key is invalid content: which of its values a reader keeps is not defined.
 ///
 /// # Errors
-/// [`ApiError::BadRequest`], or an invalid field.
+/// [`ApiError::BadRequest`], or an invalid field, named.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut value: Value = serde_json::from_slice(body)
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let mut value = match serde_path_to_error::deserialize::<_, Strict>(&mut reader) {
+        Ok(Strict(value)) => value,
+        Err(e) if e.inner().is_data() => {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            return Err(ValidationError::new(field_of(&path, &message), message).into());
+        }
+        Err(e) => {
+            return Err(ApiError::BadRequest(format!(
+                "malformed JSON: {}",
+                e.inner()
+            )))
+        }
+    };
+    reader
+        .end()
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     match &mut value {
         Value::Array(items) => items.iter_mut().for_each(drop_owned_fields),
         item => drop_owned_fields(item),
     }
     from_value(value)
+}
+
+/// A JSON value read strictly: a key repeated in one object is an error naming it.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!("repeated key `{key}`")));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Reads an already parsed JSON document (server-owned fields already dropped) into `T`; an
@@ -119,7 +291,7 @@ fn drop_owned_fields(value: &mut Value) {
 /// The field an error is about: its path, completed with the name serde quotes for unknown and
 /// missing fields (whose path stops at the parent object).
 fn field_of(path: &str, message: &str) -> String {
-    let quoted = ["unknown field `", "missing field `"]
+    let quoted = ["unknown field `", "missing field `", "repeated key `"]
         .iter()
         .find_map(|p| message.strip_prefix(p))
         .and_then(|rest| rest.split('`').next());

@@ -18,6 +18,7 @@
 
 mod error;
 mod extract;
+mod fallback;
 mod middleware;
 pub mod openapi;
 mod responses;
@@ -36,8 +37,10 @@ pub use extract::JsonBody;
 /// What the HTTP layer itself is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
-    /// Largest request body (`server.body_limit_bytes`).
+    /// Largest request body, once decoded (`server.body_limit_bytes`).
     pub body_limit_bytes: usize,
+    /// A body that has not arrived by then gets 408 (`server.request_timeout_ms`).
+    pub request_timeout: Duration,
     /// Accepted API keys; empty turns auth off (`auth.api_keys`).
     pub api_keys: Vec<String>,
     /// WebSocket heartbeat and limits.
@@ -59,6 +62,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             body_limit_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
             api_keys: Vec::new(),
             ws: WsSettings {
                 ping_interval: Duration::from_secs(20),
@@ -92,11 +96,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .service(
             web::scope("")
+                .wrap(from_fn(middleware::head_as_get))
                 .wrap(from_fn(middleware::authenticate))
                 .wrap(from_fn(middleware::track))
                 .configure(routes::register)
                 .service(openapi::openapi_json)
-                .default_service(web::to(routes::unknown_route)),
+                .default_service(web::to(fallback::no_route)),
         );
 }
 

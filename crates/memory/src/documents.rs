@@ -10,16 +10,49 @@ use integra_ports::{Inserted, Replaced, Revision, StoreError, Versioned};
 
 use crate::{lock, MemoryEngine};
 
+/// What a document costs beside its body, id and index names: its entries in the maps and sets.
+const DOC_BYTES: usize = 256;
+
 /// Every collection's documents.
 #[derive(Default)]
-pub(crate) struct Collections(HashMap<Collection, Docs>);
+pub(crate) struct Collections {
+    collections: HashMap<Collection, Docs>,
+    /// What they hold, about, in bytes.
+    pub(crate) bytes: usize,
+}
 
 impl Collections {
     /// The documents of `collection`, with those expired by `now` dropped.
-    fn docs(&mut self, collection: Collection, now: i64) -> &mut Docs {
-        let docs = self.0.entry(collection).or_default();
-        docs.expire(now);
+    fn docs(&mut self, collection: Collection, now: i64, ttl_ms: Option<i64>) -> &mut Docs {
+        let docs = self.collections.entry(collection).or_default();
+        if let Some(ttl) = ttl_ms {
+            self.bytes = self
+                .bytes
+                .saturating_sub(docs.expire(now.saturating_sub(ttl)));
+        }
         docs
+    }
+
+    /// When the least recently written document was written, if there is one.
+    pub(crate) fn oldest(&self) -> Option<i64> {
+        self.collections
+            .values()
+            .filter_map(|docs| docs.writes.first().map(|(at, _)| *at))
+            .min()
+    }
+
+    /// Drops the least recently written document of all; returns whether there was one.
+    pub(crate) fn evict_oldest(&mut self) -> bool {
+        let oldest = self
+            .collections
+            .values_mut()
+            .filter_map(|docs| docs.writes.first().map(|(at, _)| *at).zip(Some(docs)))
+            .min_by_key(|(at, _)| *at);
+        let Some((_, docs)) = oldest else {
+            return false;
+        };
+        self.bytes = self.bytes.saturating_sub(docs.remove_oldest());
+        true
     }
 }
 
@@ -32,8 +65,8 @@ struct Docs {
     docs: BTreeMap<String, Doc>,
     /// Index name → (created ms, id), iterated backwards for newest first.
     indexes: HashMap<String, BTreeSet<(i64, String)>>,
-    /// (expiry ms, id), so that expired documents leave their indexes in expiry order.
-    expiry: BTreeSet<(i64, String)>,
+    /// (last write ms, id): expired documents leave in this order, and so do the evicted.
+    writes: BTreeSet<(i64, String)>,
 }
 
 struct Doc {
@@ -41,21 +74,52 @@ struct Doc {
     body: String,
     created_ms: i64,
     indexes: Vec<String>,
-    expires_ms: Option<i64>,
+    written_ms: i64,
+}
+
+impl Doc {
+    fn bytes(&self, id: &str) -> usize {
+        DOC_BYTES
+            + self.body.len()
+            + 2 * id.len()
+            + self
+                .indexes
+                .iter()
+                .map(|i| i.len() + id.len() + 48)
+                .sum::<usize>()
+    }
 }
 
 impl Docs {
-    /// Drops every expired document and its index entries.
-    fn expire(&mut self, now: i64) {
-        while let Some((at, _)) = self.expiry.first() {
-            if *at > now {
+    /// Drops every document last written at or before `written_ms`, and its index entries;
+    /// returns the bytes freed.
+    fn expire(&mut self, written_ms: i64) -> usize {
+        let mut freed = 0;
+        while let Some((at, _)) = self.writes.first() {
+            if *at > written_ms {
                 break;
             }
-            if let Some((_, id)) = self.expiry.pop_first() {
+            if let Some((_, id)) = self.writes.pop_first() {
                 if let Some(doc) = self.docs.remove(&id) {
+                    freed += doc.bytes(&id);
                     self.unindex(&id, &doc);
                 }
             }
+        }
+        freed
+    }
+
+    /// Drops the least recently written document; returns the bytes freed.
+    fn remove_oldest(&mut self) -> usize {
+        let Some((_, id)) = self.writes.pop_first() else {
+            return 0;
+        };
+        match self.docs.remove(&id) {
+            Some(doc) => {
+                self.unindex(&id, &doc);
+                doc.bytes(&id)
+            }
+            None => 0,
         }
     }
 
@@ -68,13 +132,14 @@ impl Docs {
                 }
             }
         }
-        if let Some(at) = doc.expires_ms {
-            self.expiry.remove(&(at, id.to_owned()));
-        }
+        self.writes.remove(&(doc.written_ms, id.to_owned()));
     }
 
-    fn write(&mut self, doc: &Document, revision: Revision, expires_ms: Option<i64>) {
+    /// Writes `doc` at `revision`; returns the bytes it adds (less what an older version held).
+    fn write(&mut self, doc: &Document, revision: Revision, now: i64) -> isize {
+        let mut freed = 0;
         if let Some(old) = self.docs.remove(&doc.id) {
+            freed = old.bytes(&doc.id);
             self.unindex(&doc.id, &old);
         }
         for name in &doc.indexes {
@@ -83,17 +148,17 @@ impl Docs {
                 .or_default()
                 .insert((doc.created_ms, doc.id.clone()));
         }
-        if let Some(at) = expires_ms {
-            self.expiry.insert((at, doc.id.clone()));
-        }
+        self.writes.insert((now, doc.id.clone()));
         let stored = Doc {
             revision,
             body: doc.body.clone(),
             created_ms: doc.created_ms,
             indexes: doc.indexes.clone(),
-            expires_ms,
+            written_ms: now,
         };
+        let added = stored.bytes(&doc.id);
         self.docs.insert(doc.id.clone(), stored);
+        isize::try_from(added).unwrap_or(isize::MAX) - isize::try_from(freed).unwrap_or(0)
     }
 
     fn versioned(&self, id: &str) -> Option<Versioned<String>> {
@@ -105,14 +170,26 @@ impl Docs {
 }
 
 impl MemoryEngine {
-    fn with_docs<T>(&self, collection: Collection, f: impl FnOnce(&mut Docs, i64) -> T) -> T {
+    /// Runs `f` on the documents of `collection` (expired ones dropped) at `now`; `f` returns
+    /// what it gives back and the bytes its change added.
+    fn with_docs<T>(
+        &self,
+        collection: Collection,
+        f: impl FnOnce(&mut Docs, i64) -> (T, isize),
+    ) -> T {
         let now = Timestamp::now().millis();
-        let mut collections = lock(&self.documents);
-        f(collections.docs(collection, now), now)
-    }
-
-    fn expiry_from(&self, now: i64) -> Option<i64> {
-        self.ttl_ms.map(|t| now.saturating_add(t))
+        let (value, added) = {
+            let mut collections = lock(&self.documents);
+            let (value, added) = f(collections.docs(collection, now, self.ttl_ms), now);
+            collections.bytes = collections.bytes.saturating_add_signed(added);
+            self.document_bytes
+                .store(collections.bytes, std::sync::atomic::Ordering::Relaxed);
+            (value, added)
+        };
+        if added > 0 {
+            self.enforce_budget();
+        }
+        value
     }
 }
 
@@ -121,10 +198,10 @@ impl DocumentEngine for MemoryEngine {
     async fn insert(&self, doc: &Document) -> Result<Inserted<String>, StoreError> {
         Ok(self.with_docs(doc.collection, |docs, now| {
             if let Some(existing) = docs.versioned(&doc.id) {
-                return Inserted::Exists(existing);
+                return (Inserted::Exists(existing), 0);
             }
-            docs.write(doc, Revision::FIRST, self.expiry_from(now));
-            Inserted::Created
+            let added = docs.write(doc, Revision::FIRST, now);
+            (Inserted::Created, added)
         }))
     }
 
@@ -136,10 +213,10 @@ impl DocumentEngine for MemoryEngine {
         Ok(
             self.with_docs(doc.collection, |docs, now| match docs.versioned(&doc.id) {
                 Some(current) if current.revision == expected => {
-                    docs.write(doc, expected.next(), self.expiry_from(now));
-                    Replaced::Done(expected.next())
+                    let added = docs.write(doc, expected.next(), now);
+                    (Replaced::Done(expected.next()), added)
                 }
-                current => Replaced::Stale(current),
+                current => (Replaced::Stale(current), 0),
             }),
         )
     }
@@ -149,13 +226,13 @@ impl DocumentEngine for MemoryEngine {
         collection: Collection,
         id: &str,
     ) -> Result<Option<Versioned<String>>, StoreError> {
-        Ok(self.with_docs(collection, |docs, _| docs.versioned(id)))
+        Ok(self.with_docs(collection, |docs, _| (docs.versioned(id), 0)))
     }
 
     async fn list(&self, page: &Page) -> Result<Vec<Versioned<String>>, StoreError> {
         Ok(self.with_docs(page.collection, |docs, _| {
             let Some(index) = docs.indexes.get(&page.index) else {
-                return Vec::new();
+                return (Vec::new(), 0);
             };
             let lower = page.range.start().map_or(Bound::Unbounded, |t| {
                 Bound::Included((t.millis(), String::new()))
@@ -170,9 +247,11 @@ impl DocumentEngine for MemoryEngine {
                 Order::OldestFirst => range.skip(skip).take(limit).collect(),
                 Order::NewestFirst => range.rev().skip(skip).take(limit).collect(),
             };
-            ids.into_iter()
+            let listed = ids
+                .into_iter()
                 .filter_map(|(_, id)| docs.versioned(id))
-                .collect()
+                .collect();
+            (listed, 0)
         }))
     }
 

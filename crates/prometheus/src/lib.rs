@@ -1,6 +1,9 @@
 //! A [`MetricSink`] over prometheus-client: clients' samples (a family created on a name's first
 //! sample: gauge set, counter increased, histogram observed) and the service's own metrics, in one
-//! registry encoded as OpenMetrics text.
+//! registry encoded as OpenMetrics text. Label values are escaped ([`labels`]), so no client
+//! text can break the exposition or inject into it.
+
+pub mod labels;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -15,12 +18,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// The prefix of the service's own metrics. Client samples under it stay in the store but are kept
-/// out of the registry, so they can never clash with the service's families.
-pub const OWN_PREFIX: &str = "integra_";
+use crate::labels::{LabelValue, Labels};
 
-type Labels = Vec<(String, String)>;
 type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+type FloatCounter = Counter<f64, AtomicU64>;
 
 /// Prometheus' default buckets.
 const BUCKETS: [f64; 11] = [
@@ -33,7 +34,7 @@ fn histogram() -> Histogram {
 
 enum ClientFamily {
     Gauge(Family<Labels, Gauge<f64, AtomicU64>>),
-    Counter(Family<Labels, Counter<f64, AtomicU64>>),
+    Counter(Family<Labels, FloatCounter>),
     Histogram(HistogramFamily),
 }
 
@@ -44,6 +45,8 @@ struct Own {
     bus_latency: HistogramFamily,
     bus_errors: Family<Labels, Counter>,
     store_errors: Family<Labels, Counter>,
+    store_bytes: Gauge,
+    store_evicted: Counter,
 }
 
 /// The registry of every series, safe to share between threads.
@@ -63,6 +66,18 @@ impl Default for PrometheusSink {
     }
 }
 
+fn labels_of(sample: &Metrica) -> Labels {
+    sample
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), LabelValue::from(v.as_str())))
+        .collect()
+}
+
+fn label(name: &str, value: &str) -> (String, LabelValue) {
+    (name.to_owned(), LabelValue::from(value))
+}
+
 impl PrometheusSink {
     /// A registry holding the service's own metrics.
     pub fn new() -> Self {
@@ -74,6 +89,8 @@ impl PrometheusSink {
             bus_latency: Family::new_with_constructor(histogram),
             bus_errors: Family::default(),
             store_errors: Family::default(),
+            store_bytes: Gauge::default(),
+            store_evicted: Counter::default(),
         };
         registry.register(
             "integra_http_requests",
@@ -105,6 +122,16 @@ impl PrometheusSink {
             "Failed store operations, by operation",
             own.store_errors.clone(),
         );
+        registry.register(
+            "integra_store_memory_bytes",
+            "What the embedded store holds, about, in bytes (store.memory_max_bytes bounds it)",
+            own.store_bytes.clone(),
+        );
+        registry.register(
+            "integra_store_evicted_records",
+            "Records and points the embedded store evicted, oldest first, to keep within its budget",
+            own.store_evicted.clone(),
+        );
         Self {
             own,
             state: RwLock::new(State {
@@ -114,34 +141,52 @@ impl PrometheusSink {
         }
     }
 
-    fn apply(family: &ClientFamily, sample: &Metrica, labels: &Labels) -> bool {
+    fn apply(family: &ClientFamily, sample: &Metrica, labels: &Labels) {
         match (family, sample.tipo) {
             (ClientFamily::Gauge(f), TipoMetrica::Gauge) => {
                 f.get_or_create(labels).set(sample.valor);
             }
             (ClientFamily::Counter(f), TipoMetrica::Counter) => {
-                f.get_or_create(labels).inc_by(sample.valor);
+                let counter = f.get_or_create(labels);
+                // The service refuses a sample that would take a counter past the largest finite
+                // value; two at once could still, so the counter stops there rather than at inf.
+                let room = f64::MAX - counter.get();
+                counter.inc_by(sample.valor.min(room));
             }
             (ClientFamily::Histogram(f), TipoMetrica::Histogram) => {
-                f.get_or_create(labels).observe(sample.valor)
+                f.get_or_create(labels).observe(sample.valor);
             }
             // The store pins a name's kind; a mismatch here means it was pinned elsewhere first.
-            _ => return false,
-        };
-        true
+            _ => {}
+        }
+    }
+
+    fn register(registry: &mut Registry, sample: &Metrica) -> ClientFamily {
+        let help = format!("Client metric {}", sample.nome);
+        match sample.tipo {
+            TipoMetrica::Gauge => {
+                let f = Family::default();
+                registry.register(&sample.nome, help, f.clone());
+                ClientFamily::Gauge(f)
+            }
+            TipoMetrica::Counter => {
+                let f = Family::default();
+                // The encoder appends `_total` to counters itself.
+                registry.register(sample.nome.trim_end_matches("_total"), help, f.clone());
+                ClientFamily::Counter(f)
+            }
+            TipoMetrica::Histogram => {
+                let f: HistogramFamily = Family::new_with_constructor(histogram);
+                registry.register(&sample.nome, help, f.clone());
+                ClientFamily::Histogram(f)
+            }
+        }
     }
 }
 
 impl MetricSink for PrometheusSink {
     fn record(&self, sample: &Metrica) {
-        if sample.nome.starts_with(OWN_PREFIX) {
-            return;
-        }
-        let labels: Labels = sample
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let labels = labels_of(sample);
         {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(family) = state.families.get(&sample.nome) {
@@ -151,41 +196,28 @@ impl MetricSink for PrometheusSink {
         }
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let State { registry, families } = &mut *state;
-        let family = families.entry(sample.nome.clone()).or_insert_with(|| {
-            let help = format!("Client metric {}", sample.nome);
-            match sample.tipo {
-                TipoMetrica::Gauge => {
-                    let f = Family::default();
-                    registry.register(&sample.nome, help, f.clone());
-                    ClientFamily::Gauge(f)
-                }
-                TipoMetrica::Counter => {
-                    let f = Family::default();
-                    // The encoder appends `_total` to counters itself.
-                    registry.register(sample.nome.trim_end_matches("_total"), help, f.clone());
-                    ClientFamily::Counter(f)
-                }
-                TipoMetrica::Histogram => {
-                    let f: HistogramFamily = Family::new_with_constructor(histogram);
-                    registry.register(&sample.nome, help, f.clone());
-                    ClientFamily::Histogram(f)
-                }
-            }
-        });
+        let family = families
+            .entry(sample.nome.clone())
+            .or_insert_with(|| Self::register(registry, sample));
         Self::apply(family, sample, &labels);
     }
 
+    fn counter_total(&self, sample: &Metrica) -> f64 {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        match state.families.get(&sample.nome) {
+            Some(ClientFamily::Counter(f)) => f.get_or_create(&labels_of(sample)).get(),
+            _ => 0.0,
+        }
+    }
+
     fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let route_labels = vec![
-            ("method".to_owned(), method.to_owned()),
-            ("route".to_owned(), route.to_owned()),
-        ];
+        let route_labels = vec![label("method", method), label("route", route)];
         self.own
             .http_latency
             .get_or_create(&route_labels)
             .observe(seconds);
         let mut labels = route_labels;
-        labels.push(("status".to_owned(), status.to_string()));
+        labels.push(label("status", &status.to_string()));
         self.own.http_requests.get_or_create(&labels).inc();
     }
 
@@ -194,7 +226,7 @@ impl MetricSink for PrometheusSink {
     }
 
     fn bus_publish(&self, outcome: &str, seconds: f64) {
-        let labels = vec![("outcome".to_owned(), outcome.to_owned())];
+        let labels = vec![label("outcome", outcome)];
         self.own.bus_latency.get_or_create(&labels).observe(seconds);
         if outcome != "ok" {
             self.own.bus_errors.get_or_create(&labels).inc();
@@ -204,8 +236,18 @@ impl MetricSink for PrometheusSink {
     fn store_error(&self, operation: &str) {
         self.own
             .store_errors
-            .get_or_create(&vec![("operation".to_owned(), operation.to_owned())])
+            .get_or_create(&vec![label("operation", operation)])
             .inc();
+    }
+
+    fn store_memory(&self, bytes: u64, evicted: u64) {
+        self.own
+            .store_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        let counted = self.own.store_evicted.get();
+        self.own
+            .store_evicted
+            .inc_by(evicted.saturating_sub(counted));
     }
 
     fn render(&self) -> String {
@@ -275,9 +317,31 @@ mod tests {
     }
 
     #[test]
-    fn client_samples_cannot_take_the_service_prefix() {
+    fn label_values_are_escaped_so_that_nothing_can_be_injected() {
         let sink = PrometheusSink::new();
-        sink.record(&sample(r#"{"nome":"integra_ws_connections","valor":99}"#));
-        assert!(!sink.render().contains("99"));
+        sink.record(&sample(
+            r#"{"nome":"x","valor":1,"labels":{"a":"say \"hi\"","b":"back\\slash","c":"line\nprobe_injected_total 1337"}}"#,
+        ));
+        let text = sink.render();
+        assert!(
+            text.contains(
+                r#"x{a="say \"hi\"",b="back\\slash",c="line\nprobe_injected_total 1337"} 1.0"#
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("probe_injected")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_counter_stops_at_the_largest_finite_value() {
+        let sink = PrometheusSink::new();
+        let big = sample(r#"{"nome":"c","valor":1e308,"tipo":"counter"}"#);
+        sink.record(&big);
+        sink.record(&big);
+        assert_eq!(sink.counter_total(&big), f64::MAX);
+        assert!(!sink.render().contains("inf"));
     }
 }

@@ -25,6 +25,8 @@ impl SeriesStore for RedisEngine {
             limits.retention_ms.into(),
             count(limits.max_series_per_name),
             count(samples.len()),
+            count(limits.max_names),
+            count(limits.max_samples_per_series),
         ];
         for s in samples {
             let json = serde_json::to_string(s)
@@ -35,6 +37,7 @@ impl SeriesStore for RedisEngine {
                 s.series_key().into(),
                 s.timestamp.millis().into(),
                 json.into(),
+                s.tipo.exposed_names(&s.nome).join("\n").into(),
             ]);
         }
         let reply: Vec<Value> = self
@@ -65,6 +68,15 @@ impl SeriesStore for RedisEngine {
                     pinned,
                 })
             }
+            "names" => Err(SampleRejection::TooManyNames {
+                index,
+                cap: limits.max_names,
+            }),
+            "collision" => Err(SampleRejection::Collision {
+                index,
+                nome,
+                with: parts.next().and_then(text).unwrap_or_default(),
+            }),
             _ => Err(SampleRejection::TooManySeries {
                 index,
                 nome,

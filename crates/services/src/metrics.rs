@@ -1,8 +1,9 @@
 //! MetricsService: validate samples, store them in their series, feed the Prometheus registry.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use integra_domain::{MetricQuery, Metrica, NovaMetrica, Timestamp, ValidationError};
+use integra_domain::{MetricQuery, Metrica, NovaMetrica, Timestamp, TipoMetrica, ValidationError};
 use integra_ports::{SeriesLimits, SeriesStore};
 
 use crate::{Ports, ServiceError};
@@ -15,15 +16,22 @@ pub const MAX_BATCH: usize = 1000;
 pub struct MetricsConfig {
     /// Samples older than this are trimmed (`metrics.retention_secs`).
     pub retention: Duration,
+    /// Most metric names (`metrics.max_names`).
+    pub max_names: usize,
     /// Most label sets per name (`metrics.max_series_per_name`).
     pub max_series_per_name: usize,
+    /// Most samples kept per series, the oldest dropped first
+    /// (`metrics.max_samples_per_series`).
+    pub max_samples_per_series: usize,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             retention: Duration::from_secs(86_400),
+            max_names: 10_000,
             max_series_per_name: 1000,
+            max_samples_per_series: 10_000,
         }
     }
 }
@@ -44,7 +52,9 @@ impl MetricsService {
     /// The service over these ports.
     pub fn new(ports: Ports<dyn SeriesStore>, config: MetricsConfig) -> Self {
         let limits = SeriesLimits {
+            max_names: config.max_names,
             max_series_per_name: config.max_series_per_name,
+            max_samples_per_series: config.max_samples_per_series,
             retention_ms: i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX),
         };
         Self { ports, limits }
@@ -92,6 +102,9 @@ impl MetricsService {
     /// Appends valid samples to their series, then to the registry; a batch the series refuse is
     /// stored nowhere.
     async fn store(&self, samples: &[Metrica]) -> Result<Result<(), Refused>, ServiceError> {
+        if let Some(refused) = self.overflowing_counter(samples) {
+            return Ok(Err(refused));
+        }
         let appended = self
             .ports
             .store
@@ -108,6 +121,32 @@ impl MetricsService {
             self.ports.metrics.record(sample);
         }
         Ok(Ok(()))
+    }
+
+    /// The first sample that would take its counter past the largest finite value, counting what
+    /// the batch adds before it.
+    fn overflowing_counter(&self, samples: &[Metrica]) -> Option<Refused> {
+        let mut added: HashMap<(&str, String), f64> = HashMap::new();
+        for (index, sample) in samples.iter().enumerate() {
+            if sample.tipo != TipoMetrica::Counter {
+                continue;
+            }
+            let sum = added
+                .entry((sample.nome.as_str(), sample.series_key()))
+                .or_insert_with(|| self.ports.metrics.counter_total(sample));
+            *sum += sample.valor;
+            if !sum.is_finite() {
+                let rule = ValidationError::new(
+                    "valor",
+                    format!(
+                        "counter `{}` would pass the largest finite value",
+                        sample.nome
+                    ),
+                );
+                return Some(Refused { index, rule });
+            }
+        }
+        None
     }
 
     /// Reads samples in ascending timestamp; the range is inclusive.

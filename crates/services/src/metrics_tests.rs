@@ -171,3 +171,29 @@ async fn a_rejection_from_the_store_names_the_field_of_the_item() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_counter_that_would_pass_the_largest_finite_value_is_refused_and_nothing_stored() {
+    let (svc, _) = service_with_prometheus();
+    let huge = || sample(serde_json::json!({"nome": "c", "valor": 1e308, "tipo": "counter"}));
+    svc.record(huge()).await.unwrap();
+    match svc.record(huge()).await {
+        Err(ServiceError::Invalid(e)) => assert_eq!(e.field, "valor"),
+        other => panic!("unexpected {other:?}"),
+    }
+    // Within one batch too: the batch's own increments count.
+    let batch = vec![
+        sample(serde_json::json!({"nome": "d", "valor": 1e308, "tipo": "counter"})),
+        sample(serde_json::json!({"nome": "d", "valor": 1e308, "tipo": "counter"})),
+    ];
+    match svc.record_batch(batch).await {
+        Err(ServiceError::Invalid(e)) => assert_eq!(e.field, "[1].valor"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let stored = svc
+        .query(&MetricQuery::everything(10).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "only the first sample was stored");
+    assert!(!svc.exposition().contains("inf"));
+}

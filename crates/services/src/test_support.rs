@@ -14,6 +14,8 @@ pub fn mocked<S: ?Sized>(store: Arc<S>, bus: MockBus) -> Ports<S> {
     metrics.expect_store_error().return_const(());
     metrics.expect_record().return_const(());
     metrics.expect_ws_connections().return_const(());
+    metrics.expect_counter_total().return_const(0.0);
+    metrics.expect_store_memory().return_const(());
     Ports::new(store, Arc::new(bus), Arc::new(metrics))
 }
 

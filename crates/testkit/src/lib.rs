@@ -6,12 +6,14 @@
 
 mod daemons;
 mod http;
+pub mod raw_ws;
 mod ws;
 
 pub use daemons::{
     free_port, shared_brokers, shared_redis_url, tansu_binary, unique_prefix, Daemon,
 };
 pub use http::{client, get, get_with, post, post_raw, Reply};
+pub use raw_ws::RawWs;
 pub use ws::WsClient;
 
 use std::future::Future;

@@ -6,7 +6,7 @@ mod metrics;
 mod ops;
 mod ws;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use integra_domain::{Paging, Timestamp};
 
 use crate::ApiError;
@@ -34,15 +34,6 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(send_personal)
         .service(healthz)
         .service(readyz);
-}
-
-/// Any other method and path.
-pub(crate) async fn unknown_route(req: HttpRequest) -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::NoRoute(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
 }
 
 /// An optional query value; an empty one counts as absent.

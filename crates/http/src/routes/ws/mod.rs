@@ -1,8 +1,9 @@
 //! The WebSocket side of the API: the upgrade, and the HTTP routes that send to connections.
 
+mod frames;
 mod session;
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{dev, get, post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -27,15 +28,22 @@ pub(crate) async fn upgrade(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (response, socket, inbound) = actix_ws::handle(&req, body)
+    // actix-ws answers the handshake and writes the frames; the client's frames are read here
+    // (frames.rs), where every limit applies before the bytes it guards are buffered.
+    let not_read = web::Payload::from_request(&req, &mut dev::Payload::None)
+        .await
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (response, socket, _) = actix_ws::handle(&req, not_read)
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let connection = state.hub.connect().await?;
+    let settings = state.settings.ws;
+    let inbound = frames::Inbound::new(body.into_inner(), settings.max_frame_bytes);
     actix_web::rt::spawn(session::run(
         connection,
         socket,
         inbound,
         state.hub.clone(),
-        state.settings.ws,
+        settings,
     ));
     Ok(response)
 }

@@ -1,18 +1,15 @@
 //! One WebSocket session: pumps between the socket and the hub's [`Connection`], keeps the
-//! heartbeat, and maps the hub's closes to WebSocket close codes.
+//! heartbeat, and maps the hub's closes and the reader's refusals to WebSocket close codes.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
-use actix_ws::{
-    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, MessageStream,
-    ProtocolError, Session,
-};
-use futures_util::StreamExt;
+use actix_ws::{CloseCode, CloseReason, Session};
 use integra_domain::Evento;
 use integra_services::{Connection, Hub, Outgoing};
+use tokio::time::Instant;
 
+use super::frames::{Inbound, Received, Refusal};
 use crate::{ApiError, WsSettings};
 
 fn reason(code: CloseCode, description: &str) -> Option<CloseReason> {
@@ -33,15 +30,40 @@ fn hub_close(r: integra_services::CloseReason) -> Option<CloseReason> {
     }
 }
 
-/// Sends on the socket unless the hub closes the connection first: a client that stopped reading
-/// fills the socket's buffer, and its writer must not wait on it forever.
+/// The WebSocket close of a refused frame; `None` when the connection is gone.
+fn refused(refusal: Refusal) -> Option<CloseReason> {
+    match refusal {
+        Refusal::TooBig => reason(CloseCode::Size, "message over ws.max_frame_bytes"),
+        Refusal::NotUtf8 => reason(CloseCode::Invalid, "text that is not UTF-8"),
+        Refusal::Protocol(why) => reason(CloseCode::Protocol, why),
+        Refusal::Gone => None,
+    }
+}
+
+fn no_pong() -> Option<CloseReason> {
+    reason(CloseCode::Policy, "no pong within ws.pong_timeout_secs")
+}
+
+/// Resolves at `deadline`, or never.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends on the socket unless the hub closes the connection or the pong deadline passes first:
+/// a client that stopped reading fills the socket's buffer, and its writer must not wait on it
+/// past either.
 async fn send(
     send: impl Future<Output = Result<(), actix_ws::Closed>>,
     conn: &mut Connection,
+    pong_deadline: Option<Instant>,
 ) -> Result<(), Option<CloseReason>> {
     tokio::select! {
         sent = send => sent.map_err(|_| None),
         closed = conn.closed() => Err(hub_close(closed)),
+        () = until(pong_deadline) => Err(no_pong()),
     }
 }
 
@@ -49,62 +71,58 @@ async fn send(
 pub(super) async fn run(
     mut conn: Connection,
     mut socket: Session,
-    inbound: MessageStream,
+    mut inbound: Inbound,
     hub: Hub,
     settings: WsSettings,
 ) {
-    let mut inbound: AggregatedMessageStream = inbound
-        .max_frame_size(settings.max_frame_bytes)
-        .aggregate_continuations()
-        .max_continuation_size(settings.max_frame_bytes);
     let mut ping = tokio::time::interval(settings.ping_interval);
     ping.tick().await;
-    let mut pong_deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    // Only the client's pongs clear it: its pings never stand in for them.
+    let mut pong_deadline: Option<Instant> = None;
     let close = loop {
         tokio::select! {
             out = conn.next() => match out {
                 Outgoing::Text(text) => {
-                    if let Err(close) = send(socket.text(&*text), &mut conn).await {
+                    if let Err(close) = send(socket.text(&*text), &mut conn, pong_deadline).await {
                         break close;
                     }
                 }
                 Outgoing::Close(r) => break hub_close(r),
             },
-            frame = inbound.next() => match frame {
-                Some(Ok(AggregatedMessage::Text(text))) => {
+            received = inbound.next() => match received {
+                Ok(Received::Text(text)) => {
                     if let Err(e) = hub.broadcast(&text).await {
                         let e = ApiError::from(e);
-                        let detail = format!("broadcast failed: {e}");
+                        let detail = format!("the broadcast failed: {e}");
                         let status = e.status_and_code().0.as_u16();
-                        let refused = Evento::Erro { status, detail: &detail }.to_json();
-                        if let Err(close) = send(socket.text(refused), &mut conn).await {
+                        let frame = Evento::Erro { status, detail: &detail }.to_json();
+                        if let Err(close) = send(socket.text(frame), &mut conn, pong_deadline).await {
                             break close;
                         }
                     }
                 }
-                Some(Ok(AggregatedMessage::Binary(_))) => break reason(CloseCode::Unsupported, "only text frames are accepted"),
-                Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                    if let Err(close) = send(socket.pong(&bytes), &mut conn).await {
+                Ok(Received::Binary) => break reason(CloseCode::Unsupported, "only text frames are accepted"),
+                Ok(Received::Ping(bytes)) => {
+                    if let Err(close) = send(socket.pong(&bytes), &mut conn, pong_deadline).await {
                         break close;
                     }
                 }
-                Some(Ok(AggregatedMessage::Pong(_))) => pong_deadline = None,
-                Some(Ok(AggregatedMessage::Close(_))) => break reason(CloseCode::Normal, "bye"),
-                Some(Err(ProtocolError::Overflow)) => break reason(CloseCode::Size, "frame over ws.max_frame_bytes"),
-                Some(Err(e)) => break reason(CloseCode::Protocol, &e.to_string()),
-                None => break None,
+                Ok(Received::Pong) => pong_deadline = None,
+                // The client's code is echoed, as RFC 6455 §5.5.1 has it.
+                Ok(Received::Close(code)) => {
+                    break reason(code.map_or(CloseCode::Normal, CloseCode::from), "bye");
+                }
+                Err(refusal) => break refused(refusal),
             },
             _ = ping.tick() => {
-                if let Err(close) = send(socket.ping(b""), &mut conn).await {
+                if pong_deadline.is_none() {
+                    pong_deadline = Some(Instant::now() + settings.pong_timeout);
+                }
+                if let Err(close) = send(socket.ping(b""), &mut conn, pong_deadline).await {
                     break close;
                 }
-                if pong_deadline.is_none() {
-                    pong_deadline = Some(Box::pin(tokio::time::sleep(settings.pong_timeout)));
-                }
             }
-            () = async { match pong_deadline.as_mut() { Some(deadline) => deadline.await, None => std::future::pending().await } } => {
-                break reason(CloseCode::Policy, "no pong within ws.pong_timeout_secs");
-            }
+            () = until(pong_deadline) => break no_pong(),
         }
     };
     if let Some(close) = close {
