@@ -48,3 +48,35 @@ async fn without_keys_nothing_asks_for_one() {
     let s = spawn_app(|_| {}).await;
     assert_eq!(get(&s.url("/messages")).await.status, 200);
 }
+
+#[actix_rt::test]
+async fn the_openapi_document_says_which_routes_need_a_key_as_the_server_is_configured() {
+    let off = spawn_app(|_| {}).await;
+    let doc = get(&off.url("/openapi.json")).await.json;
+    assert!(
+        doc.get("security").is_none(),
+        "auth off, yet the document asks for a key"
+    );
+    assert!(doc["paths"]["/messages"]["get"]["responses"]
+        .get("401")
+        .is_none());
+
+    let on = spawn_app(|s| s.auth.api_keys = vec!["k".into()]).await;
+    let doc = get_with(&on.url("/openapi.json"), &[("authorization", "Bearer k")])
+        .await
+        .json;
+    assert_eq!(doc["security"][0]["api_key"], serde_json::json!([]));
+    for open in ["/healthz", "/readyz", "/metrics/prometheus"] {
+        assert_eq!(
+            doc["paths"][open]["get"]["security"],
+            serde_json::json!([{}]),
+            "{open} is open"
+        );
+    }
+    let ws = &doc["paths"]["/ws"]["get"]["security"];
+    assert!(ws
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s.get("token").is_some()));
+}

@@ -137,3 +137,17 @@ async fn an_invalid_item_refuses_the_whole_array_and_names_its_index() {
         .await
         .assert_problem(422);
 }
+
+#[actix_rt::test]
+async fn a_query_with_a_name_no_metric_can_have_is_422_and_a_skip_past_everything_is_empty() {
+    let s = spawn_app(|_| {}).await;
+    let bad = get(&s.url("/metrics?nome=a-b")).await;
+    bad.assert_problem(422);
+    assert_eq!(bad.json["field"], "nome");
+    let far = get(&s.url("/messages?skip=99999999999999999999999999")).await;
+    assert_eq!(
+        (far.status, far.json.as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    get(&s.url("/messages?skip=")).await.assert_problem(400);
+}

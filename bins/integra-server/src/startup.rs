@@ -175,7 +175,9 @@ impl Application {
             "connection cap from the open-file limit"
         );
         let server = HttpServer::new(move || {
-            App::new().configure(|cfg| integra_http::configure(cfg, state.clone()))
+            App::new()
+                .configure(|cfg| integra_http::configure(cfg, state.clone()))
+                .default_service(web::to(integra_http::no_route))
         })
         .workers(workers)
         // A request head not arrived within the timeout is refused (408), an idle kept-alive

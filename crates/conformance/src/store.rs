@@ -324,6 +324,13 @@ pub async fn sample_queries_filter_by_kind_and_range_and_limit(factory: &impl St
     assert_eq!(values(between).await, [2.0, 3.0]);
     assert_eq!(values(query(None, 3)).await, [1.0, 2.0, 3.0]);
     assert!(values(query(Some("nope"), 100)).await.is_empty());
+    // A range wholly before the retention holds nothing.
+    let long_ago = TimeRange::new(
+        Some(Timestamp::from_millis(0)),
+        Some(Timestamp::from_millis(1)),
+    );
+    let before = MetricQuery::new(None, None, long_ago.unwrap(), 100).unwrap();
+    assert!(values(before).await.is_empty());
 }
 
 pub async fn a_series_keeps_its_newest_samples_up_to_its_cap(factory: &impl StoreFactory) {

@@ -57,17 +57,22 @@ pub struct NovoAlerta {
     #[serde(default)]
     pub id: Option<Id>,
     /// A title: 1 to 200 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub titulo: String,
     /// A description: at most 4096 characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
     pub descricao: Option<String>,
     /// How urgent it is.
     pub severidade: Severidade,
-    /// What raised it: at most 200 characters.
+    /// What raised it: 1 to 200 characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub origem: Option<String>,
-    /// Free string-to-string data: at most 32 entries.
+    /// Free string-to-string data: at most 32 entries, keys of 1 to 128 characters, values of
+    /// at most 1024.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::alert_labels))]
     pub labels: Option<BTreeMap<String, String>>,
 }
 

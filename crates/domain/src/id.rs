@@ -12,7 +12,7 @@ pub const MAX_ID_LEN: usize = 128;
 /// An id: 1 to 128 characters from `A-Z a-z 0-9 . _ : -`. The server makes UUIDv7 ids.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, pattern = "^[A-Za-z0-9._:-]{1,128}$"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, pattern = r"^(?!\.{1,2}$)[A-Za-z0-9._:-]{1,128}$"))]
 pub struct Id(String);
 
 impl Id {

@@ -15,6 +15,8 @@ mod evento;
 mod id;
 mod mensagem;
 mod metrica;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod query;
 mod time;
 mod validate;

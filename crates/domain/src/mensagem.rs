@@ -135,11 +135,15 @@ pub struct NovaMensagem {
     /// The channel.
     pub tipo: TipoMensagem,
     /// Who receives it: 1 to 320 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 320))]
     pub destinatario: String,
-    /// The body: at most 256 KiB.
+    /// The body: at most 256 KiB (in UTF-8 bytes).
+    #[cfg_attr(feature = "openapi", schema(max_length = 262_144))]
     pub conteudo: String,
-    /// Free string-to-string data: at most 32 entries.
+    /// Free string-to-string data: at most 32 entries, keys of 1 to 128 characters, values of
+    /// at most 4096.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadados))]
     pub metadados: Option<BTreeMap<String, String>>,
 }
 

@@ -71,10 +71,10 @@ impl fmt::Display for TipoMetrica {
     }
 }
 
-/// What a client sends to `POST /metrics` (one of them, or an array).
+/// What a client sends to `POST /metrics` (one of them, or an array). Its schema is written out
+/// in `openapi.rs`: its rules depend on its kind.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NovaMetrica {
     /// The metric's name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
     pub nome: String,
@@ -114,7 +114,7 @@ impl Metrica {
     /// # Errors
     /// The first rule the input breaks, naming its field.
     pub fn record(input: NovaMetrica, now: Timestamp) -> Result<Self, ValidationError> {
-        if !is_metric_name(&input.nome) || input.nome.len() > 200 {
+        if !is_metric_name(&input.nome) {
             return Err(ValidationError::new(
                 "nome",
                 "must match [a-zA-Z_:][a-zA-Z0-9_:]* and have at most 200 characters",
@@ -193,7 +193,12 @@ impl Metrica {
     }
 }
 
-fn is_metric_name(name: &str) -> bool {
+/// Whether `name` is a metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, at most 200 characters.
+pub(crate) fn is_metric_name(name: &str) -> bool {
+    name.len() <= 200 && is_metric_name_syntax(name)
+}
+
+fn is_metric_name_syntax(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

@@ -143,7 +143,8 @@ impl MetricQuery {
     /// A query of at most `limit` samples.
     ///
     /// # Errors
-    /// `limit` is 0 or over [`MetricQuery::MAX_LIMIT`] (the error names `limit`).
+    /// `nome` is not a metric name, or `limit` is 0 or over [`MetricQuery::MAX_LIMIT`] (the
+    /// error names the field).
     pub fn new(
         nome: Option<String>,
         tipo: Option<TipoMetrica>,
@@ -154,6 +155,15 @@ impl MetricQuery {
             return Err(ValidationError::new(
                 "limit",
                 format!("must be between 1 and {}", Self::MAX_LIMIT),
+            ));
+        }
+        if nome
+            .as_deref()
+            .is_some_and(|n| !crate::metrica::is_metric_name(n))
+        {
+            return Err(ValidationError::new(
+                "nome",
+                "must match [a-zA-Z_:][a-zA-Z0-9_:]* and have at most 200 characters",
             ));
         }
         Ok(Self {
@@ -191,6 +201,8 @@ mod tests {
         assert_eq!(MetricQuery::everything(0).unwrap_err().field, "limit");
         assert!(MetricQuery::everything(MetricQuery::MAX_LIMIT).is_ok());
         assert!(MetricQuery::everything(MetricQuery::MAX_LIMIT + 1).is_err());
+        let bad_name = MetricQuery::new(Some("a-b".into()), None, TimeRange::ALL, 1);
+        assert_eq!(bad_name.unwrap_err().field, "nome");
     }
 
     #[test]

@@ -61,8 +61,10 @@ fn allowed(path: &str) -> Option<Vec<&'static str>> {
     (!methods.is_empty()).then_some(methods)
 }
 
-/// Any request no route took.
-pub(crate) async fn no_route(req: HttpRequest) -> HttpResponse {
+/// Any request no route took: a problem answer, 405 with `Allow` or 404. [`configure`](crate::configure)
+/// puts it behind Integra's routes; an application that has only Integra's routes can make it its
+/// own default service too, for request targets that are not paths (`OPTIONS *`).
+pub async fn no_route(req: HttpRequest) -> HttpResponse {
     let error = match allowed(req.path()) {
         Some(allow) => ApiError::MethodNotAllowed {
             method: req.method().to_string(),

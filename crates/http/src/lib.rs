@@ -33,6 +33,7 @@ use integra_services::{AlertService, Health, Hub, MessageService, MetricsService
 
 pub use error::{ApiError, Problem};
 pub use extract::JsonBody;
+pub use fallback::no_route;
 
 /// What the HTTP layer itself is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]

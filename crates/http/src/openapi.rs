@@ -1,15 +1,15 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use actix_web::{get, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use integra_domain::{
     Alerta, CoordenadasKafka, Mensagem, Metrica, NovaMensagem, NovaMetrica, NovoAlerta, Severidade,
     StatusMensagem, TipoMensagem, TipoMetrica,
 };
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
-use crate::Problem;
+use crate::{AppState, Problem};
 
 /// The API document.
 #[derive(OpenApi)]
@@ -26,7 +26,7 @@ use crate::Problem;
         Problem, Mensagem, NovaMensagem, TipoMensagem, StatusMensagem, CoordenadasKafka,
         Metrica, NovaMetrica, TipoMetrica, Alerta, NovoAlerta, Severidade,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&Auth),
     security(("api_key" = [])),
     tags(
         (name = "messages", description = "Published exactly once to `messages.{tipo}`"),
@@ -38,28 +38,56 @@ use crate::Problem;
 )]
 pub struct ApiDoc;
 
-/// This document.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "The OpenAPI 3.1 document")))]
-#[get("/openapi.json")]
-pub(crate) async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+/// The document this server answers with: with auth on, every route but the probes and the
+/// scrape needs a key; with auth off, none does, and the document says so (no security at all).
+pub fn document(auth: bool) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if !auth {
+        doc.security = None;
+        if let Some(components) = doc.components.as_mut() {
+            components.security_schemes.clear();
+        }
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ] {
+                if let Some(operation) = operation.as_mut() {
+                    operation.security = None;
+                    operation.responses.responses.remove("401");
+                }
+            }
+        }
+    }
+    doc
 }
 
-struct BearerAuth;
+/// This document.
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "The OpenAPI 3.1 document")))]
+#[get("/openapi.json")]
+pub(crate) async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(!state.settings.api_keys.is_empty()))
+}
 
-impl Modify for BearerAuth {
+/// The ways to present a key: the `Authorization` header, or `?token=` where headers cannot be set.
+struct Auth;
+
+impl Modify for Auth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let scheme = SecurityScheme::Http(
+        let bearer = SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some(
-                    "One of auth.api_keys; required only when keys are configured",
-                ))
+                .description(Some("One of auth.api_keys"))
                 .build(),
         );
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("api_key", scheme);
+        let token = SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+            "token",
+            "One of auth.api_keys, on /ws (and the SSE streams) where headers cannot be set",
+        )));
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", bearer);
+        components.add_security_scheme("token", token);
     }
 }

@@ -215,9 +215,13 @@ impl Series {
                 .periodo
                 .start()
                 .map_or(horizon, |t| t.millis().max(horizon));
-            let to = query.periodo.end().map_or(Bound::Unbounded, |t| {
-                Bound::Included((t.millis(), u64::MAX))
-            });
+            let end = query.periodo.end().map(Timestamp::millis);
+            // A range that ends before the retention's horizon holds nothing (and a B-tree range
+            // must not end before it starts).
+            if end.is_some_and(|end| end < from) {
+                continue;
+            }
+            let to = end.map_or(Bound::Unbounded, |ms| Bound::Included((ms, u64::MAX)));
             for series in name.series.values() {
                 let range = series.points.range((Bound::Included((from, 0)), to));
                 runs.push((nome.as_str(), name.tipo, series, range));

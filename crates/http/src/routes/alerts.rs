@@ -7,7 +7,7 @@ use integra_services::AlertOutcome;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{boolean, optional, paging, timestamp};
+use super::{boolean, filter, paging, schemas, timestamp};
 use crate::responses::{
     BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
 };
@@ -86,17 +86,23 @@ pub(crate) async fn get_alert(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AlertParams {
-    /// `baixa`, `media`, `alta` or `critica`.
+    /// `baixa`, `media`, `alta` or `critica`; empty is no filter.
+    #[param(schema_with = schemas::severidade)]
     severidade: Option<String>,
-    /// `true` or `false`.
+    /// `true` or `false`; empty is no filter.
+    #[param(schema_with = schemas::resolvido)]
     resolvido: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(schema_with = schemas::date_time)]
     start_time: Option<String>,
     /// Created at or before (RFC 3339).
+    #[param(schema_with = schemas::date_time)]
     end_time: Option<String>,
     /// How many to pass over (default 0).
+    #[param(schema_with = schemas::skip)]
     skip: Option<String>,
     /// How many to return, 1 to 1000 (default 100).
+    #[param(schema_with = schemas::limit)]
     limit: Option<String>,
 }
 
@@ -117,7 +123,7 @@ pub(crate) async fn list_alerts(
     query: web::Query<AlertParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = AlertFilter {
-        severidade: optional(
+        severidade: filter(
             "severidade",
             query.severidade.as_deref(),
             Severidade::parse,

@@ -7,7 +7,7 @@ use integra_services::Sent;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{optional, paging};
+use super::{filter, paging, schemas};
 use crate::responses::{
     BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
 };
@@ -67,13 +67,17 @@ pub(crate) async fn get_message(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct MessageParams {
-    /// `email`, `sms`, `push` or `webhook`.
+    /// `email`, `sms`, `push` or `webhook`; empty is no filter.
+    #[param(schema_with = schemas::tipo_mensagem)]
     tipo: Option<String>,
-    /// `PENDENTE`, `PROCESSANDO`, `CONCLUIDA` or `ERRO`.
+    /// `PENDENTE`, `PROCESSANDO`, `CONCLUIDA` or `ERRO`; empty is no filter.
+    #[param(schema_with = schemas::status_mensagem)]
     status: Option<String>,
     /// How many to pass over (default 0).
+    #[param(schema_with = schemas::skip)]
     skip: Option<String>,
     /// How many to return, 1 to 1000 (default 100).
+    #[param(schema_with = schemas::limit)]
     limit: Option<String>,
 }
 
@@ -94,13 +98,13 @@ pub(crate) async fn list_messages(
     query: web::Query<MessageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = MessageFilter {
-        tipo: optional(
+        tipo: filter(
             "tipo",
             query.tipo.as_deref(),
             TipoMensagem::parse,
             "email, sms, push or webhook",
         )?,
-        status: optional(
+        status: filter(
             "status",
             query.status.as_deref(),
             StatusMensagem::parse,

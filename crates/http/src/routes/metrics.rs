@@ -3,24 +3,58 @@
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use integra_domain::{MetricQuery, Metrica, NovaMetrica, TimeRange, TipoMetrica, ValidationError};
+use integra_services::MAX_BATCH;
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::IntoParams;
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{optional, timestamp};
+use super::{filter, schemas, timestamp, value, whole};
 use crate::responses::{BodyRejected, QueryRejected, StoreFailed, Unauthorized};
 use crate::{extract, ApiError, AppState, JsonBody};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// One sample, or an array of 1 to 1000 (documentation only).
+pub(crate) struct Samples;
+
+impl utoipa::PartialSchema for Samples {
+    fn schema() -> RefOr<Schema> {
+        let batch = ArrayBuilder::new()
+            .items(NovaMetrica::schema())
+            .min_items(Some(1))
+            .max_items(Some(MAX_BATCH));
+        let one_of = OneOfBuilder::new()
+            .item(NovaMetrica::schema())
+            .item(batch)
+            .build();
+        RefOr::T(Schema::OneOf(one_of))
+    }
+}
+
+impl ToSchema for Samples {}
+
+/// What was stored: an object for an object, an array for an array (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only: never built, read by utoipa")]
+#[serde(untagged)]
+pub(crate) enum Stored {
+    /// The sample.
+    One(Metrica),
+    /// The batch.
+    Many(Vec<Metrica>),
+}
+
 /// Records one sample, or an array of up to 1000 validated whole: an invalid item (its index named
-/// in `field`), another tipo for a name, or too many series is a 422 and stores nothing.
+/// in `field`), another tipo for a name, an exposition that collides with another name's, or a
+/// cap reached is a 422 and stores nothing.
 #[utoipa::path(
     tag = "metrics",
-    request_body(content = NovaMetrica, description = "One sample, or an array of up to 1000"),
+    request_body(content = Samples, description = "One sample, or an array of up to 1000"),
     responses(
-        (status = 201, description = "What was stored (an object for an object, an array for an array)", body = [Metrica]),
+        (status = 201, description = "What was stored (an object for an object, an array for an array)", body = Stored),
         Unauthorized,
         BodyRejected,
         StoreFailed,
@@ -54,15 +88,20 @@ pub(crate) async fn record_metrics(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct MetricParams {
-    /// One metric name; every name when absent.
+    /// One metric name; every name when absent or empty.
+    #[param(schema_with = schemas::nome)]
     nome: Option<String>,
-    /// `gauge`, `counter` or `histogram`.
+    /// `gauge`, `counter` or `histogram`; empty is no filter.
+    #[param(schema_with = schemas::tipo_metrica)]
     tipo: Option<String>,
     /// At or after (RFC 3339).
+    #[param(schema_with = schemas::date_time)]
     start_time: Option<String>,
     /// At or before (RFC 3339).
+    #[param(schema_with = schemas::date_time)]
     end_time: Option<String>,
     /// At most this many samples, up to 10000 (default 1000).
+    #[param(schema_with = schemas::metric_limit)]
     limit: Option<String>,
 }
 
@@ -72,8 +111,11 @@ pub(crate) struct MetricParams {
     tag = "metrics",
     params(MetricParams),
     responses(
-        (status = 200, body = [Metrica]),
-        (status = 200, description = "The exposition, when asked for by Accept", body = String, content_type = "application/openmetrics-text"),
+        (status = 200, description = "The samples in ascending timestamp; with `Accept: application/openmetrics-text` or `text/plain`, the exposition instead", content(
+            (Vec<Metrica> = "application/json"),
+            (String = "application/openmetrics-text"),
+            (String = "text/plain"),
+        )),
         Unauthorized,
         QueryRejected,
         StoreFailed,
@@ -100,10 +142,9 @@ pub(crate) async fn query_metrics(
     let nome = query
         .nome
         .as_deref()
-        .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
-    let tipo = optional(
+    let tipo = filter(
         "tipo",
         query.tipo.as_deref(),
         TipoMetrica::parse,
@@ -113,13 +154,8 @@ pub(crate) async fn query_metrics(
         timestamp("start_time", query.start_time.as_deref())?,
         timestamp("end_time", query.end_time.as_deref())?,
     )?;
-    let limit = optional(
-        "limit",
-        query.limit.as_deref(),
-        |v| v.parse::<usize>().ok(),
-        "a whole number",
-    )?
-    .unwrap_or(MetricQuery::DEFAULT_LIMIT);
+    let limit = value("limit", query.limit.as_deref(), whole, "a whole number")?
+        .unwrap_or(MetricQuery::DEFAULT_LIMIT);
     let metric_query = MetricQuery::new(nome, tipo, periodo, limit)?;
     Ok(HttpResponse::Ok().json(state.metrics.query(&metric_query).await?))
 }
@@ -127,7 +163,8 @@ pub(crate) async fn query_metrics(
 /// The OpenMetrics exposition of every recorded series and of the service's own metrics.
 #[utoipa::path(
     tag = "metrics",
-    responses((status = 200, body = String, content_type = "application/openmetrics-text"))
+    security(()),
+    responses((status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"))
 )]
 #[get("/metrics/prometheus")]
 pub(crate) async fn prometheus_exposition(state: web::Data<AppState>) -> HttpResponse {

@@ -36,14 +36,14 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(readyz);
 }
 
-/// An optional query value; an empty one counts as absent.
-fn optional<T>(
+/// A query value, when present: it must be well-formed (an empty one is not).
+fn value<T>(
     field: &str,
     value: Option<&str>,
     parse: impl FnOnce(&str) -> Option<T>,
     expected: &str,
 ) -> Result<Option<T>, ApiError> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
+    match value {
         None => Ok(None),
         Some(v) => parse(v)
             .map(Some)
@@ -51,11 +51,30 @@ fn optional<T>(
     }
 }
 
+/// A filter's query value: absent or empty is no filter (`?tipo=&status=` lists everything).
+fn filter<T>(
+    field: &str,
+    given: Option<&str>,
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: &str,
+) -> Result<Option<T>, ApiError> {
+    value(field, given.filter(|v| !v.is_empty()), parse, expected)
+}
+
+/// A whole number written in digits alone; one past what this machine counts is its largest (a
+/// skip past every record is an empty page, a limit past the maximum is refused as such).
+fn whole(text: &str) -> Option<usize> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.parse().unwrap_or(usize::MAX))
+}
+
 /// An RFC 3339 query value. A `+` of an offset that was not percent-encoded arrives as a space.
-fn timestamp(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    optional(
+fn timestamp(field: &str, given: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    value(
         field,
-        value,
+        given,
         |v| Timestamp::parse(&v.replace(' ', "+")).ok(),
         "an RFC 3339 timestamp",
     )
@@ -64,24 +83,89 @@ fn timestamp(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiE
 /// `skip` (≥ 0, default 0) and `limit` (1 to [`Paging::MAX_LIMIT`], default
 /// [`Paging::DEFAULT_LIMIT`]).
 fn paging(skip: Option<&str>, limit: Option<&str>) -> Result<Paging, ApiError> {
-    let skip = optional(
-        "skip",
-        skip,
-        |v| v.parse::<usize>().ok(),
-        "a whole number ≥ 0",
-    )?
-    .unwrap_or(0);
-    let limit = optional(
-        "limit",
-        limit,
-        |v| v.parse::<usize>().ok(),
-        "a whole number",
-    )?
-    .unwrap_or(Paging::DEFAULT_LIMIT);
+    let skip = value("skip", skip, whole, "a whole number ≥ 0")?.unwrap_or(0);
+    let limit = value("limit", limit, whole, "a whole number")?.unwrap_or(Paging::DEFAULT_LIMIT);
     Ok(Paging::new(skip, limit)?)
 }
 
-/// `true` or `false`.
-fn boolean(field: &str, value: Option<&str>) -> Result<Option<bool>, ApiError> {
-    optional(field, value, |v| v.parse::<bool>().ok(), "true or false")
+/// `true` or `false`; absent or empty is no filter.
+fn boolean(field: &str, given: Option<&str>) -> Result<Option<bool>, ApiError> {
+    filter(field, given, |v| v.parse::<bool>().ok(), "true or false")
+}
+
+/// The schemas of query values, for the OpenAPI document.
+pub(crate) mod schemas {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+
+    use integra_domain::{
+        MetricQuery, Paging, Severidade, StatusMensagem, TipoMensagem, TipoMetrica,
+    };
+
+    /// One of `values`, or empty (no filter).
+    fn filter(values: impl IntoIterator<Item = &'static str>) -> Schema {
+        let values: Vec<&str> = values.into_iter().chain([""]).collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values))
+            .build()
+            .into()
+    }
+
+    fn whole(min: usize, max: Option<usize>) -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+            .maximum(max)
+            .build()
+            .into()
+    }
+
+    pub(crate) fn tipo_mensagem() -> Schema {
+        filter(TipoMensagem::ALL.map(TipoMensagem::as_str))
+    }
+
+    pub(crate) fn status_mensagem() -> Schema {
+        filter(StatusMensagem::ALL.map(StatusMensagem::as_str))
+    }
+
+    pub(crate) fn severidade() -> Schema {
+        filter(Severidade::ALL.map(Severidade::as_str))
+    }
+
+    pub(crate) fn tipo_metrica() -> Schema {
+        filter(TipoMetrica::ALL.map(TipoMetrica::as_str))
+    }
+
+    pub(crate) fn resolvido() -> Schema {
+        filter(["true", "false"])
+    }
+
+    pub(crate) fn nome() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^([a-zA-Z_:][a-zA-Z0-9_:]*)?$"))
+            .max_length(Some(200))
+            .build()
+            .into()
+    }
+
+    pub(crate) fn skip() -> Schema {
+        whole(0, None)
+    }
+
+    pub(crate) fn limit() -> Schema {
+        whole(1, Some(Paging::MAX_LIMIT))
+    }
+
+    pub(crate) fn metric_limit() -> Schema {
+        whole(1, Some(MetricQuery::MAX_LIMIT))
+    }
+
+    pub(crate) fn date_time() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .build()
+            .into()
+    }
 }

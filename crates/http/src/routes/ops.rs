@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 /// 200 while the process serves.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Serving")))]
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "Serving")))]
 #[get("/healthz")]
 pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
@@ -33,6 +33,7 @@ struct Unready {
 /// 200 when the store, the bus and the fan-out subscription work; 503 naming the one that fails.
 #[utoipa::path(
     tag = "operations",
+    security(()),
     responses(
         (status = 200, description = "Every dependency answers"),
         (status = 503, description = "Names the dependency that fails", body = Problem, content_type = "application/problem+json"),

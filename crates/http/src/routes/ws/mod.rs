@@ -14,7 +14,11 @@ use crate::{ApiError, AppState, JsonBody, Problem};
 /// every text frame the client sends is broadcast to every connection.
 #[utoipa::path(
     tag = "websocket",
-    params(("token" = Option<String>, Query, description = "The API key, for clients that cannot set headers")),
+    params(
+        ("token" = Option<String>, Query, description = "The API key, for clients that cannot set headers"),
+        handshake::Headers,
+    ),
+    security(("api_key" = []), ("token" = [])),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket upgrade", body = Problem, content_type = "application/problem+json"),
@@ -46,6 +50,59 @@ pub(crate) async fn upgrade(
         settings,
     ));
     Ok(response)
+}
+
+/// The headers of the handshake (RFC 6455 §4.1), for the OpenAPI document.
+mod handshake {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::IntoParams;
+
+    /// The headers a WebSocket client sends.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Header)]
+    #[allow(dead_code, reason = "documentation only: never built, read by utoipa")]
+    pub(crate) struct Headers {
+        /// `websocket`.
+        #[param(rename = "Upgrade", schema_with = upgrade)]
+        upgrade: String,
+        /// `Upgrade`.
+        #[param(rename = "Connection", schema_with = connection)]
+        connection: String,
+        /// `13`.
+        #[param(rename = "Sec-WebSocket-Version", schema_with = version)]
+        version: String,
+        /// 16 random bytes in base64.
+        #[param(rename = "Sec-WebSocket-Key", schema_with = key)]
+        key: String,
+    }
+
+    fn one(value: &str) -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([value]))
+            .build()
+            .into()
+    }
+
+    fn upgrade() -> Schema {
+        one("websocket")
+    }
+
+    fn connection() -> Schema {
+        one("Upgrade")
+    }
+
+    fn version() -> Schema {
+        one("13")
+    }
+
+    fn key() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Za-z0-9+/]{22}==$"))
+            .build()
+            .into()
+    }
 }
 
 /// A text for WebSocket clients.
