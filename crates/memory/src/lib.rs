@@ -97,9 +97,6 @@ impl MemoryEngine {
     /// store is within its budget. The two locks are taken one at a time, never together.
     fn enforce_budget(&self) {
         let mut used = self.used_bytes();
-        if used <= self.max_bytes {
-            return;
-        }
         let mut evicted = 0;
         while used > self.max_bytes {
             let doc = lock(&self.documents).oldest();

@@ -1,9 +1,11 @@
-//! Embedded metric series: each series (a name and a label set) keeps its points compactly, as
-//! (timestamp, arrival) → value; a query merges the series of a name in time order.
+//! Embedded metric series. Each series (a name and a label set) keeps its labels once and its
+//! points as 16-byte (timestamp, value) pairs in time order, in a deque: samples mostly arrive in
+//! order, so a write is a push at the back, a trim a pop at the front, and a range two binary
+//! searches. A query merges the series of a name in time order, at a cost that grows with its
+//! limit, not with the points held.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
-use std::ops::Bound;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 
 use async_trait::async_trait;
 use integra_domain::{MetricQuery, Metrica, Timestamp, TipoMetrica};
@@ -11,13 +13,17 @@ use integra_ports::{SampleRejection, SeriesLimits, SeriesStore, StoreError};
 
 use crate::{lock, MemoryEngine};
 
-/// What one point costs, about: its key and value in a B-tree node, with the node's slack.
-pub(crate) const POINT_BYTES: usize = 40;
-/// What a series costs beside its points and its labels' text: its maps and bookkeeping.
-const SERIES_BYTES: usize = 200;
+/// One sample of a series.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    ms: i64,
+    value: f64,
+}
 
-/// A point's place in time: (timestamp ms, arrival sequence), so equal samples never collapse.
-type At = (i64, u64);
+/// What a point's slot costs: the deque's capacity is counted, slack included.
+const POINT_BYTES: usize = std::mem::size_of::<Point>();
+/// What a series costs beside its points and its labels' text: its maps and bookkeeping.
+const SERIES_BYTES: usize = 256;
 
 /// Every metric name's series.
 #[derive(Default)]
@@ -25,10 +31,11 @@ pub(crate) struct Series {
     names: HashMap<String, Name>,
     /// Each name a metric's exposition uses → the metric that uses it.
     exposed: HashMap<String, String>,
-    /// The oldest point of every series, for eviction oldest first.
-    heads: BTreeSet<(At, String, String)>,
-    seq: u64,
-    /// What all of this holds, about, in bytes.
+    /// The oldest point of every series (its timestamp, name and series key), for eviction
+    /// oldest first.
+    heads: BTreeSet<(i64, String, String)>,
+    /// What all of this holds, in bytes: every deque's capacity, and about what each series'
+    /// labels and maps take.
     pub(crate) bytes: usize,
 }
 
@@ -41,12 +48,43 @@ struct Name {
 
 struct OneSeries {
     labels: BTreeMap<String, String>,
-    points: BTreeMap<At, f64>,
+    /// In time order; equal timestamps in arrival order.
+    points: VecDeque<Point>,
 }
 
 impl OneSeries {
-    fn head(&self) -> Option<At> {
-        self.points.first_key_value().map(|(at, _)| *at)
+    fn head(&self) -> Option<i64> {
+        self.points.front().map(|p| p.ms)
+    }
+
+    fn bytes(&self) -> usize {
+        self.points.capacity() * POINT_BYTES
+    }
+
+    /// Adds a point after any of the same timestamp. The deque grows by half its length at a
+    /// time (not double), and never past `max` points: a full series wastes little.
+    fn insert(&mut self, point: Point, max: usize) {
+        let len = self.points.len();
+        if len == self.points.capacity() {
+            // At the cap the point in hand still needs its slot: the oldest leaves after it.
+            let room = max.saturating_sub(len).max(1);
+            self.points.reserve_exact((len / 2).max(4).min(room));
+        }
+        if self.points.back().is_none_or(|last| last.ms <= point.ms) {
+            self.points.push_back(point);
+        } else {
+            let at = self.points.partition_point(|p| p.ms <= point.ms);
+            self.points.insert(at, point);
+        }
+    }
+
+    /// The positions of the points from `from` to `to` (ms, inclusive).
+    fn range(&self, from: i64, to: Option<i64>) -> std::ops::Range<usize> {
+        let start = self.points.partition_point(|p| p.ms < from);
+        let end = to.map_or(self.points.len(), |to| {
+            self.points.partition_point(|p| p.ms <= to)
+        });
+        start..end.max(start)
     }
 }
 
@@ -123,8 +161,6 @@ impl Series {
     fn append(&mut self, samples: &[Metrica], limits: SeriesLimits, now: i64) {
         let horizon = now.saturating_sub(limits.retention_ms);
         for sample in samples {
-            self.seq += 1;
-            let at = (sample.timestamp.millis(), self.seq);
             if !self.names.contains_key(&sample.nome) {
                 for used in sample.tipo.exposed_names(&sample.nome) {
                     self.exposed.insert(used, sample.nome.clone());
@@ -141,26 +177,27 @@ impl Series {
                 continue;
             };
             name.retention_ms = limits.retention_ms;
-            let mut added = POINT_BYTES;
+            let mut added = 0;
             let series = name.series.entry(key.clone()).or_insert_with(|| {
                 added += series_bytes(&key, &sample.labels);
                 OneSeries {
                     labels: sample.labels.clone(),
-                    points: BTreeMap::new(),
+                    points: VecDeque::new(),
                 }
             });
-            let head_before = series.head();
-            series.points.insert(at, sample.valor);
-            let mut dropped = 0;
-            while series.points.len() > limits.max_samples_per_series {
-                series.points.pop_first();
-                dropped += 1;
+            let (head_before, bytes_before) = (series.head(), series.bytes());
+            let point = Point {
+                ms: sample.timestamp.millis(),
+                value: sample.valor,
+            };
+            series.insert(point, limits.max_samples_per_series);
+            while series.points.len() > limits.max_samples_per_series
+                || series.points.front().is_some_and(|p| p.ms < horizon)
+            {
+                series.points.pop_front();
             }
-            let kept = series.points.split_off(&(horizon, 0));
-            dropped += series.points.len();
-            series.points = kept;
-            let head_after = series.head();
-            self.bytes = (self.bytes + added).saturating_sub(dropped * POINT_BYTES);
+            let (head_after, bytes_after) = (series.head(), series.bytes());
+            self.bytes = (self.bytes + added + bytes_after).saturating_sub(bytes_before);
             if head_after != head_before {
                 if let Some(old) = head_before {
                     self.heads.remove(&(old, sample.nome.clone(), key.clone()));
@@ -174,26 +211,42 @@ impl Series {
 
     /// When the oldest point was measured, if there is one.
     pub(crate) fn oldest(&self) -> Option<i64> {
-        self.heads.first().map(|((ms, _), _, _)| *ms)
+        self.heads.first().map(|(ms, _, _)| *ms)
     }
 
-    /// Drops the oldest point of all; returns whether there was one.
+    /// Drops the oldest point of all; returns whether there was one. A series whose last point
+    /// leaves goes too, with its labels, so the budget bounds series as well as points (its name
+    /// keeps its kind).
     pub(crate) fn evict_oldest(&mut self) -> bool {
         let Some((_, nome, key)) = self.heads.pop_first() else {
             return false;
         };
-        let Some(series) = self
-            .names
-            .get_mut(&nome)
-            .and_then(|n| n.series.get_mut(&key))
-        else {
+        let Some(name) = self.names.get_mut(&nome) else {
             return true;
         };
-        if series.points.pop_first().is_some() {
-            self.bytes = self.bytes.saturating_sub(POINT_BYTES);
+        let Some(series) = name.series.get_mut(&key) else {
+            return true;
+        };
+        let before = series.bytes();
+        series.points.pop_front();
+        // Popping frees no memory; giving half a deque back does.
+        if series.points.len() < series.points.capacity() / 2 {
+            series
+                .points
+                .shrink_to(series.points.len() + series.points.len() / 4);
         }
-        if let Some(head) = series.head() {
-            self.heads.insert((head, nome, key));
+        self.bytes = (self.bytes + series.bytes()).saturating_sub(before);
+        match series.head() {
+            Some(head) => {
+                self.heads.insert((head, nome, key));
+            }
+            None => {
+                if let Some(gone) = name.series.remove(&key) {
+                    self.bytes = self
+                        .bytes
+                        .saturating_sub(series_bytes(&key, &gone.labels) + gone.bytes());
+                }
+            }
         }
         true
     }
@@ -203,8 +256,7 @@ impl Series {
             Some(nome) => self.names.get_key_value(nome).into_iter().collect(),
             None => self.names.iter().collect(),
         };
-        // A k-way merge of every matching series' range, in (timestamp, arrival) order: the cost
-        // grows with the limit and the number of series, not with the points they hold.
+        // One run per matching series: its points within the range and the retention.
         let mut runs = Vec::new();
         for (nome, name) in names {
             if query.tipo.is_some_and(|t| t != name.tipo) {
@@ -215,30 +267,28 @@ impl Series {
                 .periodo
                 .start()
                 .map_or(horizon, |t| t.millis().max(horizon));
-            let end = query.periodo.end().map(Timestamp::millis);
-            // A range that ends before the retention's horizon holds nothing (and a B-tree range
-            // must not end before it starts).
-            if end.is_some_and(|end| end < from) {
-                continue;
-            }
-            let to = end.map_or(Bound::Unbounded, |ms| Bound::Included((ms, u64::MAX)));
+            let to = query.periodo.end().map(Timestamp::millis);
             for series in name.series.values() {
-                let range = series.points.range((Bound::Included((from, 0)), to));
-                runs.push((nome.as_str(), name.tipo, series, range));
+                let range = series.range(from, to);
+                if !range.is_empty() {
+                    runs.push((nome.as_str(), name.tipo, series, range));
+                }
             }
         }
-        let mut heap = BinaryHeap::new();
-        for (run, (_, _, _, range)) in runs.iter_mut().enumerate() {
-            if let Some((at, value)) = range.next() {
-                heap.push(Reverse((*at, run, value.to_bits())));
-            }
-        }
+        // A k-way merge in (timestamp, run) order.
+        let mut heap: BinaryHeap<Reverse<(i64, usize, usize)>> = runs
+            .iter()
+            .enumerate()
+            .map(|(run, (_, _, series, range))| {
+                Reverse((series.points[range.start].ms, run, range.start))
+            })
+            .collect();
         let mut found = Vec::new();
-        while let Some(Reverse(((ms, _), run, bits))) = heap.pop() {
-            let (nome, tipo, series, range) = &mut runs[run];
+        while let Some(Reverse((ms, run, at))) = heap.pop() {
+            let (nome, tipo, series, range) = &runs[run];
             found.push(Metrica {
                 nome: (*nome).to_owned(),
-                valor: f64::from_bits(bits),
+                valor: series.points[at].value,
                 tipo: *tipo,
                 labels: series.labels.clone(),
                 timestamp: Timestamp::from_millis(ms),
@@ -246,8 +296,8 @@ impl Series {
             if found.len() == query.limit() {
                 break;
             }
-            if let Some((at, value)) = range.next() {
-                heap.push(Reverse((*at, run, value.to_bits())));
+            if at + 1 < range.end {
+                heap.push(Reverse((series.points[at + 1].ms, run, at + 1)));
             }
         }
         found
