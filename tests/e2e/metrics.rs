@@ -1,3 +1,4 @@
+use integra_domain::Timestamp;
 use integra_tests::{get, get_with, post, spawn_app};
 use serde_json::json;
 
@@ -14,11 +15,17 @@ async fn samples_are_stored_queried_and_exposed() {
         (one.json["tipo"].as_str(), one.json["valor"].as_f64()),
         (Some("gauge"), Some(12.0))
     );
-    let batch = post(&s.url("/metrics"), &json!([
-        {"nome": "pedidos_total", "valor": 2, "tipo": "counter", "timestamp": "2026-11-29T01:00:00.000Z"},
-        {"nome": "pedidos_total", "valor": 3, "tipo": "counter", "timestamp": "2026-11-29T01:00:00.000Z"},
-        {"nome": "latencia", "valor": 0.2, "tipo": "histogram"}
-    ])).await;
+    // An hour ago: inside the default retention (a day) whenever the test runs.
+    let hour_ago = Timestamp::now().plus_millis(-3_600_000).to_string();
+    let batch = post(
+        &s.url("/metrics"),
+        &json!([
+            {"nome": "pedidos_total", "valor": 2, "tipo": "counter", "timestamp": hour_ago},
+            {"nome": "pedidos_total", "valor": 3, "tipo": "counter", "timestamp": hour_ago},
+            {"nome": "latencia", "valor": 0.2, "tipo": "histogram"}
+        ]),
+    )
+    .await;
     assert_eq!(batch.status, 201, "{}", batch.text);
     assert_eq!(batch.json.as_array().unwrap().len(), 3);
 
@@ -31,8 +38,10 @@ async fn samples_are_stored_queried_and_exposed() {
     );
     let gauges = get(&s.url("/metrics?tipo=gauge")).await;
     assert_eq!(gauges.json.as_array().unwrap().len(), 1);
-    let range =
-        get(&s.url("/metrics?start_time=2026-11-29T01:00:00Z&end_time=2026-11-29T01:00:00Z")).await;
+    let range = get(&s.url(&format!(
+        "/metrics?start_time={hour_ago}&end_time={hour_ago}"
+    )))
+    .await;
     assert_eq!(
         range.json.as_array().unwrap().len(),
         2,

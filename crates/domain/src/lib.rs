@@ -27,8 +27,8 @@ pub use evento::{AlertEvent, Evento};
 pub use id::Id;
 pub use mensagem::{CoordenadasKafka, Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
 pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS, OWN_METRICS_PREFIX};
-pub use query::{AlertFilter, MessageFilter, MetricQuery, Order, Paging, TimeRange};
-pub use time::Timestamp;
+pub use query::{AlertFilter, MessageFilter, MetricQuery, Order, Paging};
+pub use time::{TimeRange, Timestamp};
 
 /// Fields the server owns: a client may send them, and they are ignored (`docs/CONTRACT.md`,
 /// Conventions).

@@ -1,7 +1,7 @@
 //! What a list or a query asks for: filters, a time range, a page, an order. Each is checked when
 //! it is made, so a store or a service never receives one out of range.
 
-use crate::{Severidade, StatusMensagem, Timestamp, TipoMensagem, TipoMetrica, ValidationError};
+use crate::{Severidade, StatusMensagem, TimeRange, TipoMensagem, TipoMetrica, ValidationError};
 
 /// A page of a list: how many to pass over, how many to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,47 +59,6 @@ pub enum Order {
     NewestFirst,
     /// Oldest first, ties by id ascending: how the service walks its own backlog.
     OldestFirst,
-}
-
-/// An inclusive range of instants; either end may be open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TimeRange {
-    start: Option<Timestamp>,
-    end: Option<Timestamp>,
-}
-
-impl TimeRange {
-    /// Every instant.
-    pub const ALL: Self = Self {
-        start: None,
-        end: None,
-    };
-
-    /// From `start` to `end`, both included.
-    ///
-    /// # Errors
-    /// `end` comes before `start` (the error names `end_time`).
-    pub fn new(start: Option<Timestamp>, end: Option<Timestamp>) -> Result<Self, ValidationError> {
-        if let (Some(start), Some(end)) = (start, end) {
-            if end < start {
-                return Err(ValidationError::new(
-                    "end_time",
-                    "must not be before start_time",
-                ));
-            }
-        }
-        Ok(Self { start, end })
-    }
-
-    /// The first instant included, if bounded.
-    pub const fn start(self) -> Option<Timestamp> {
-        self.start
-    }
-
-    /// The last instant included, if bounded.
-    pub const fn end(self) -> Option<Timestamp> {
-        self.end
-    }
 }
 
 /// The filters of a message list; each absent one lets every value through.
@@ -203,16 +162,5 @@ mod tests {
         assert!(MetricQuery::everything(MetricQuery::MAX_LIMIT + 1).is_err());
         let bad_name = MetricQuery::new(Some("a-b".into()), None, TimeRange::ALL, 1);
         assert_eq!(bad_name.unwrap_err().field, "nome");
-    }
-
-    #[test]
-    fn a_range_that_ends_before_it_starts_names_end_time() {
-        let (a, b) = (Timestamp::from_millis(1), Timestamp::from_millis(2));
-        assert_eq!(
-            TimeRange::new(Some(b), Some(a)).unwrap_err().field,
-            "end_time"
-        );
-        let same = TimeRange::new(Some(a), Some(a)).unwrap();
-        assert_eq!((same.start(), same.end()), (Some(a), Some(a)));
     }
 }

@@ -5,6 +5,8 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::ValidationError;
+
 /// An instant with millisecond precision. It serializes as RFC 3339 in UTC with milliseconds and
 /// `Z` (`2026-11-29T01:05:03.123Z`) and parses any RFC 3339 offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -122,6 +124,52 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// An inclusive range of instants; either end may be open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    start: Option<Timestamp>,
+    end: Option<Timestamp>,
+}
+
+impl TimeRange {
+    /// Every instant.
+    pub const ALL: Self = Self {
+        start: None,
+        end: None,
+    };
+
+    /// From `start` to `end`, both included.
+    ///
+    /// # Errors
+    /// `end` comes before `start` (the error names `end_time`).
+    pub fn new(start: Option<Timestamp>, end: Option<Timestamp>) -> Result<Self, ValidationError> {
+        if let (Some(start), Some(end)) = (start, end) {
+            if end < start {
+                return Err(ValidationError::new(
+                    "end_time",
+                    "must not be before start_time",
+                ));
+            }
+        }
+        Ok(Self { start, end })
+    }
+
+    /// Whether `at` is in the range.
+    pub fn contains(self, at: Timestamp) -> bool {
+        self.start.is_none_or(|start| at >= start) && self.end.is_none_or(|end| at <= end)
+    }
+
+    /// The first instant included, if bounded.
+    pub const fn start(self) -> Option<Timestamp> {
+        self.start
+    }
+
+    /// The last instant included, if bounded.
+    pub const fn end(self) -> Option<Timestamp> {
+        self.end
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +218,16 @@ mod tests {
         assert!(Timestamp::parse("yesterday").is_err());
 
         assert!(serde_json::from_str::<Timestamp>("\"2026-11-29 01:05\"").is_err());
+    }
+
+    #[test]
+    fn a_range_that_ends_before_it_starts_names_end_time() {
+        let (a, b) = (Timestamp::from_millis(1), Timestamp::from_millis(2));
+        assert_eq!(
+            TimeRange::new(Some(b), Some(a)).unwrap_err().field,
+            "end_time"
+        );
+        let same = TimeRange::new(Some(a), Some(a)).unwrap();
+        assert_eq!((same.start(), same.end()), (Some(a), Some(a)));
     }
 }
