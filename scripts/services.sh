@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure what the tests need is there: Redis on 127.0.0.1:6379, the Kafka-compatible broker
-# Tansu on 127.0.0.1:9092, and promtool (Debian's prometheus), the parser the exposition is checked
-# with. Installs what is missing, reuses what runs.
-# Usage: scripts/services.sh [redis] [kafka] [promtool]   (all when no argument is given)
+# Tansu on 127.0.0.1:9092 (in memory), Tansu built with its SQLite storage engine for the tests
+# whose broker must keep its data across kill -9 (built once into ~/.cache/integra, about 17 min on
+# 2 cores), and promtool (Debian's prometheus), the parser the exposition is checked with.
+# Installs what is missing, reuses what runs.
+# Usage: scripts/services.sh [redis] [kafka] [tansu-durable] [promtool]   (all when none is given)
 set -euo pipefail
 
 REDIS_PORT=${REDIS_PORT:-6379}
@@ -54,6 +56,19 @@ ensure_kafka() {
   echo "services: tansu started on 127.0.0.1:$KAFKA_PORT (log: $STATE_DIR/tansu.log)"
 }
 
+# The crate's own lock file (--locked): against newer dependencies it does not compile.
+DURABLE_TANSU_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/integra/tansu-0.6.0-libsql
+
+ensure_tansu_durable() {
+  if [ -x "$DURABLE_TANSU_ROOT/bin/tansu" ]; then echo "services: durable tansu cached in $DURABLE_TANSU_ROOT"; return; fi
+  echo "services: building tansu 0.6.0 with its SQLite engine into $DURABLE_TANSU_ROOT (once; minutes)"
+  # A target directory of its own, kept: an interrupted build resumes where it stopped.
+  CARGO_TARGET_DIR="$DURABLE_TANSU_ROOT.build" cargo install tansu --version 0.6.0 --locked \
+    --features libsql --root "$DURABLE_TANSU_ROOT" --quiet
+  rm -rf "$DURABLE_TANSU_ROOT.build"
+  [ -x "$DURABLE_TANSU_ROOT/bin/tansu" ]
+}
+
 ensure_promtool() {
   if command -v promtool >/dev/null; then echo "services: promtool present"; return; fi
   echo "services: installing promtool (Debian package prometheus)"
@@ -62,11 +77,12 @@ ensure_promtool() {
 }
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(redis kafka promtool)
+[ ${#wanted[@]} -eq 0 ] && wanted=(redis kafka tansu-durable promtool)
 for s in "${wanted[@]}"; do
   case "$s" in
     redis) ensure_redis ;;
     kafka) ensure_kafka ;;
+    tansu-durable) ensure_tansu_durable ;;
     promtool) ensure_promtool ;;
     *) echo "services: unknown service $s" >&2; exit 2 ;;
   esac

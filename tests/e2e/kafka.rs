@@ -11,7 +11,7 @@ use integra_tests::{
 use serde_json::json;
 
 /// A server on the shared Redis and the `brokers`, its keys and topics under `prefix`, ready.
-async fn start(brokers: &str, prefix: &str) -> TestApp {
+pub(crate) async fn start(brokers: &str, prefix: &str) -> TestApp {
     let server = spawn_app(|s| {
         s.store.backend = StoreBackend::Redis;
         s.store.url = shared_redis_url();
@@ -157,10 +157,9 @@ async fn two_instances_fan_out_broadcasts_and_personal_messages_to_each_others_c
     assert_eq!(on_b.next_json().await["evento"], "alerta.criado");
 }
 
-/// The broker stops answering mid-run, then comes back with its state, as a restarted Kafka
-/// broker does. (Killing the in-memory Tansu and starting a new one wipes every topic and producer
-/// id, which no Kafka restart does, and makes librdkafka 2.12.1 crash in its metadata cache: see
-/// the README.)
+/// The broker stops answering mid-run (frozen: connections stay open and nothing answers, as
+/// when a broker hangs or the network is cut), then comes back with its state. Killed brokers,
+/// with their data and without, are in `faults.rs`.
 #[actix_rt::test]
 async fn a_broker_that_stops_answering_gives_502_and_erro_then_a_resend_succeeds_once_it_is_back() {
     let broker = Daemon::tansu().await;

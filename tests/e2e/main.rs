@@ -7,6 +7,7 @@
 mod alerts;
 mod auth;
 mod errors;
+mod faults;
 mod hostile;
 mod kafka;
 mod messages;

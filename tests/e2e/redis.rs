@@ -93,6 +93,7 @@ impl integra_ports::Bus for CountingBus {
     async fn publish(
         &self,
         r: &integra_ports::Outbound,
+        _within: Duration,
     ) -> Result<integra_domain::CoordenadasKafka, integra_ports::BusError> {
         actix_rt::time::sleep(Duration::from_millis(5)).await;
         *self.0.lock().unwrap().entry(r.key.clone()).or_default() += 1;
@@ -101,6 +102,23 @@ impl integra_ports::Bus for CountingBus {
             particao: 0,
             offset: 0,
         })
+    }
+    async fn find(
+        &self,
+        topic: &str,
+        key: &str,
+        _: integra_domain::TimeRange,
+    ) -> Result<Option<integra_domain::CoordenadasKafka>, integra_ports::BusError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|_| integra_domain::CoordenadasKafka {
+                topico: topic.to_owned(),
+                particao: 0,
+                offset: 0,
+            }))
     }
     async fn subscribe(
         &self,

@@ -5,10 +5,13 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use integra_domain::Id;
+use integra_domain::{Id, TimeRange, Timestamp};
 use integra_ports::{BusError, Inbound, Outbound, Subscription};
 
 use crate::BusFactory;
+
+/// How long a publish of the suites may take.
+const WITHIN: Duration = Duration::from_secs(10);
 
 fn prefix() -> String {
     format!("t{}.", Id::generate().as_str().replace('-', ""))
@@ -34,11 +37,11 @@ pub async fn a_publish_is_acknowledged_with_increasing_offsets(factory: &impl Bu
     let prefix = prefix();
     let bus = factory(prefix.clone()).await;
     let a = bus
-        .publish(&record("messages.email", "k", "{}"))
+        .publish(&record("messages.email", "k", "{}"), WITHIN)
         .await
         .unwrap();
     let b = bus
-        .publish(&record("messages.email", "k", "{}"))
+        .publish(&record("messages.email", "k", "{}"), WITHIN)
         .await
         .unwrap();
     assert_eq!(a.topico, format!("{prefix}messages.email"));
@@ -50,10 +53,12 @@ pub async fn a_subscriber_receives_what_is_published_after_it_subscribed(
     factory: &impl BusFactory,
 ) {
     let bus = factory(prefix()).await;
-    bus.publish(&record("fan", "before", "0")).await.unwrap();
+    bus.publish(&record("fan", "before", "0"), WITHIN)
+        .await
+        .unwrap();
     let mut sub = bus.subscribe("fan").await.unwrap();
     for i in 1..=3 {
-        bus.publish(&record("fan", "k", &i.to_string()))
+        bus.publish(&record("fan", "k", &i.to_string()), WITHIN)
             .await
             .unwrap();
     }
@@ -70,7 +75,9 @@ pub async fn every_subscriber_receives_every_record(factory: &impl BusFactory) {
     let bus = factory(prefix()).await;
     let mut a = bus.subscribe("fan").await.unwrap();
     let mut b = bus.subscribe("fan").await.unwrap();
-    bus.publish(&record("fan", "k", "hello")).await.unwrap();
+    bus.publish(&record("fan", "k", "hello"), WITHIN)
+        .await
+        .unwrap();
     assert_eq!(next(&mut a).await.payload, b"hello");
     assert_eq!(next(&mut b).await.payload, b"hello");
 }
@@ -78,7 +85,7 @@ pub async fn every_subscriber_receives_every_record(factory: &impl BusFactory) {
 pub async fn records_over_the_size_limit_are_rejected(factory: &impl BusFactory) {
     let bus = factory(prefix()).await;
     let huge = "x".repeat(2 * 1024 * 1024);
-    match bus.publish(&record("big", "k", &huge)).await {
+    match bus.publish(&record("big", "k", &huge), WITHIN).await {
         Err(BusError::Rejected(_)) => {}
         other => panic!("a 2 MiB record was not rejected: {other:?}"),
     }
@@ -86,4 +93,46 @@ pub async fn records_over_the_size_limit_are_rejected(factory: &impl BusFactory)
 
 pub async fn the_broker_answers_pings(factory: &impl BusFactory) {
     factory(prefix()).await.ping().await.unwrap();
+}
+
+pub async fn a_stored_record_is_found_by_its_key_and_time(factory: &impl BusFactory) {
+    let bus = factory(prefix()).await;
+    let before = Timestamp::now();
+    for key in ["a", "b", "c"] {
+        bus.publish(&record("messages.sms", "noise", "{}"), WITHIN)
+            .await
+            .unwrap();
+        bus.publish(&record("messages.sms", key, "{}"), WITHIN)
+            .await
+            .unwrap();
+    }
+    let stored = bus
+        .publish(&record("messages.sms", "wanted", "{}"), WITHIN)
+        .await
+        .unwrap();
+    let after = Timestamp::now();
+    let sent = TimeRange::new(Some(before), Some(after)).unwrap();
+    assert_eq!(
+        bus.find("messages.sms", "wanted", sent).await.unwrap(),
+        Some(stored)
+    );
+    assert_eq!(
+        bus.find("messages.sms", "absent", sent).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        bus.find("messages.email", "wanted", sent).await.unwrap(),
+        None,
+        "another topic"
+    );
+}
+
+pub async fn a_record_sent_outside_the_range_is_not_found(factory: &impl BusFactory) {
+    let bus = factory(prefix()).await;
+    bus.publish(&record("messages.push", "k", "{}"), WITHIN)
+        .await
+        .unwrap();
+    let later = Timestamp::now().plus_millis(60_000);
+    let sent = TimeRange::new(Some(later), Some(later.plus_millis(1_000))).unwrap();
+    assert_eq!(bus.find("messages.push", "k", sent).await.unwrap(), None);
 }

@@ -126,7 +126,9 @@ macro_rules! bus_suite {
             a_subscriber_receives_what_is_published_after_it_subscribed,
             every_subscriber_receives_every_record,
             records_over_the_size_limit_are_rejected,
-            the_broker_answers_pings
+            the_broker_answers_pings,
+            a_stored_record_is_found_by_its_key_and_time,
+            a_record_sent_outside_the_range_is_not_found
         );
     };
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{validate, Id, Timestamp, TransitionError, ValidationError};
+use crate::{validate, Id, TimeRange, Timestamp, TransitionError, ValidationError};
 
 /// Largest `conteudo`, in bytes (256 KiB).
 pub const MAX_CONTEUDO_BYTES: usize = 256 * 1024;
@@ -222,6 +222,22 @@ impl Mensagem {
             && self.conteudo == other.conteudo
     }
 
+    /// When the earlier attempts of this message may have reached the bus without an answer
+    /// coming back (a timeout, a broker lost mid-request): from its creation to the end of its
+    /// last attempt, which is its failure (`ERRO`), or for an attempt abandoned in `PROCESSANDO`,
+    /// its start plus `attempt_bound`. `None` when no attempt can have reached the bus unanswered:
+    /// `PENDENTE` (none began) or `CONCLUIDA` (the answer came).
+    pub fn unanswered_attempts(&self, attempt_bound: std::time::Duration) -> Option<TimeRange> {
+        let end = match self.status {
+            StatusMensagem::Pendente | StatusMensagem::Concluida => return None,
+            StatusMensagem::Erro => self.atualizado_em,
+            StatusMensagem::Processando => self
+                .atualizado_em
+                .plus_millis(i64::try_from(attempt_bound.as_millis()).unwrap_or(i64::MAX)),
+        };
+        TimeRange::new(Some(self.criado_em), Some(end.max(self.criado_em))).ok()
+    }
+
     /// Starts a new attempt: `PROCESSANDO`, one more `tentativas`, the last error cleared.
     ///
     /// # Errors
@@ -431,5 +447,42 @@ mod tests {
         assert!(a.same_request(&b));
         b.conteudo.push('!');
         assert!(!a.same_request(&b));
+    }
+
+    #[test]
+    fn earlier_attempts_span_from_creation_to_the_end_of_the_last_one() {
+        let created = Timestamp::from_millis(1_000);
+        let mut m = Mensagem::accept(
+            NovaMensagem {
+                id: None,
+                tipo: TipoMensagem::Sms,
+                destinatario: "d".into(),
+                conteudo: "c".into(),
+                metadados: None,
+            },
+            created,
+        )
+        .unwrap();
+        let bound = std::time::Duration::from_secs(5);
+        let range = m.unanswered_attempts(bound).unwrap();
+        assert_eq!(
+            (range.start(), range.end()),
+            (Some(created), Some(Timestamp::from_millis(6_000))),
+            "abandoned in PROCESSANDO: it may still publish until its bound"
+        );
+        m.fail("timeout", Timestamp::from_millis(4_000)).unwrap();
+        let range = m.unanswered_attempts(bound).unwrap();
+        assert_eq!(range.end(), Some(Timestamp::from_millis(4_000)));
+        m.begin_attempt(Timestamp::from_millis(9_000)).unwrap();
+        m.complete(
+            CoordenadasKafka {
+                topico: "t".into(),
+                particao: 0,
+                offset: 0,
+            },
+            Timestamp::from_millis(9_100),
+        )
+        .unwrap();
+        assert_eq!(m.unanswered_attempts(bound), None);
     }
 }

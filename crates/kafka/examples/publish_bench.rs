@@ -50,7 +50,9 @@ async fn measure(bus: Arc<KafkaBus>) -> (f64, Duration, Duration) {
                 let mut i = l;
                 while Instant::now() < stop {
                     let t = Instant::now();
-                    bus.publish(&record(i)).await.unwrap();
+                    bus.publish(&record(i), Duration::from_secs(5))
+                        .await
+                        .unwrap();
                     latencies.push(t.elapsed());
                     i += IN_FLIGHT;
                 }
@@ -90,7 +92,9 @@ async fn main() {
         bus.ping().await.unwrap();
         // Creates the topic and connects before the clock starts.
         for i in 0..IN_FLIGHT {
-            bus.publish(&record(i)).await.unwrap();
+            bus.publish(&record(i), Duration::from_secs(5))
+                .await
+                .unwrap();
         }
         let (rate, p50, p99) = measure(bus).await;
         println!(

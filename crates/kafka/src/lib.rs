@@ -1,36 +1,38 @@
 //! A [`Bus`] over Kafka, with rdkafka (librdkafka).
 //!
 //! - **Publishing**: one shared idempotent producer (`acks=all`, `enable.idempotence=true`,
-//!   `linger.ms` from `bus.linger_ms`, `message.timeout.ms` from `bus.timeout_ms`). A publish
-//!   answers once the broker acknowledged the record, with its topic, partition and offset.
+//!   `linger.ms` from `bus.linger_ms`). A publish answers once the broker acknowledged the
+//!   record, with its topic, partition and offset, or fails after `bus.timeout_ms`. The
+//!   producer is replaced when it can no longer deliver (`producer.rs`); topics are created on
+//!   first use (`topics.rs`).
 //! - **Errors** are classified here and no rdkafka type leaves the crate: a delivery timeout is
 //!   [`BusError::Timeout`]; a record the broker will never take (too large, invalid topic) is
 //!   [`BusError::Rejected`]; anything else (broker down, refused) is [`BusError::Unavailable`].
-//! - **Subscriptions** are fan-out: each call assigns every partition of the topic, at its current
-//!   end, to a consumer of its own with no group coordination and no commits, so every instance
-//!   receives every record published after it subscribed. (A consumer-group subscription with
-//!   `auto.offset.reset=latest` received nothing produced after its assignment on Tansu 0.6;
-//!   explicit assignment behaves the same on Tansu and Apache Kafka.)
-//! - librdkafka's blocking calls (metadata, watermarks, assignment) run on tokio's blocking pool,
-//!   never on the async workers.
+//! - **Subscriptions** are fan-out (`subscription.rs`): every instance receives every record
+//!   published after it subscribed.
+//! - **Finding** a record by key and time (`find.rs`) tells whether a publish that got no answer
+//!   was stored after all.
+//! - librdkafka's blocking calls (metadata, watermarks, assignment, destruction) run on tokio's
+//!   blocking pool, never on the async workers.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+mod find;
+mod producer;
+mod subscription;
+mod topics;
+
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures_util::stream;
-use integra_domain::CoordenadasKafka;
-use integra_ports::{Bus, BusError, Inbound, Outbound, Subscription};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use integra_domain::{CoordenadasKafka, TimeRange};
+use integra_ports::{Bus, BusError, Outbound, Subscription};
+use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::util::Timeout;
-use rdkafka::{Offset, TopicPartitionList};
+
+use producer::{Healing, Verdict};
+use topics::{Partitions, Topics};
 
 /// How to reach Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,12 +60,9 @@ impl ClientContext for Logged {
 /// The Kafka [`Bus`].
 pub struct KafkaBus {
     config: KafkaConfig,
-
-    /// Replaced when unusable (see [`KafkaBus::replace_if_unusable`]); cloned out before use.
-    producer: RwLock<FutureProducer<Logged>>,
-    admin: AdminClient<DefaultClientContext>,
-    /// Fan-out topics known to exist.
-    created: Mutex<HashSet<String>>,
+    producer: Healing,
+    topics: Topics,
+    finder: std::sync::Arc<find::Finder>,
 }
 
 fn millis(d: Duration) -> String {
@@ -91,6 +90,29 @@ fn blocking_failed(e: tokio::task::JoinError) -> BusError {
     BusError::Unavailable(format!("kafka client task failed: {e}"))
 }
 
+/// Whether the broker said the topic does not exist.
+fn unknown_topic(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::UnknownPartition
+        )
+    )
+}
+
+/// A request that timed out while no broker could be reached was never going to be served: the
+/// bus could not be reached (502), it was not merely slow (504).
+fn explain(error: BusError, reachable: bool) -> BusError {
+    match error {
+        BusError::Timeout(why) if !reachable => {
+            BusError::Unavailable(format!("no broker can be reached ({why})"))
+        }
+        other => other,
+    }
+}
+
 impl KafkaBus {
     /// Creates the producer. It connects lazily: an unreachable broker shows on the first publish
     /// and on [`Bus::ping`].
@@ -98,74 +120,18 @@ impl KafkaBus {
     /// # Errors
     /// An invalid configuration.
     pub fn new(config: &KafkaConfig) -> Result<Self, BusError> {
-        let producer = Self::create_producer(config)?;
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
-            .create()
-            .map_err(|e| BusError::Unavailable(format!("kafka admin: {e}")))?;
         Ok(Self {
             config: config.clone(),
-            producer: RwLock::new(producer),
-            admin,
-            created: Mutex::new(HashSet::new()),
+            producer: Healing::new(config)?,
+            topics: Topics::new(config)?,
+            finder: find::Finder::new(config),
         })
-    }
-
-    fn create_producer(config: &KafkaConfig) -> Result<FutureProducer<Logged>, BusError> {
-        ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", millis(config.linger))
-            .set("message.timeout.ms", millis(config.timeout))
-            .set(
-                "socket.timeout.ms",
-                millis(config.timeout.max(Duration::from_secs(10))),
-            )
-            .set("reconnect.backoff.max.ms", "2000")
-            .create_with_context(Logged)
-            .map_err(|e| BusError::Unavailable(format!("kafka producer: {e}")))
-    }
-
-    fn producer(&self) -> FutureProducer<Logged> {
-        self.producer
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// An idempotent producer is unusable once librdkafka declares it fatally failed, or once the
-    /// brokers fence its producer id (seen on Tansu after an epoch bump that follows request
-    /// timeouts); the remedy for both is a new producer, with a new id. Records the old one held
-    /// have already been answered as failed.
-    fn replace_if_unusable(&self, error: Option<&KafkaError>) {
-        let fenced = error.and_then(KafkaError::rdkafka_error_code)
-            == Some(RDKafkaErrorCode::ProducerFenced);
-        let fatal = self.producer().client().fatal_error();
-        if fatal.is_none() && !fenced {
-            return;
-        }
-        match Self::create_producer(&self.config) {
-            Ok(fresh) => {
-                tracing::warn!(?fatal, fenced, "kafka producer unusable; replaced");
-                let old = std::mem::replace(
-                    &mut *self
-                        .producer
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner),
-                    fresh,
-                );
-                // Destroying a producer waits on librdkafka's threads: not on an async worker.
-                drop(tokio::task::spawn_blocking(move || drop(old)));
-            }
-            Err(e) => tracing::warn!(error = %e, "kafka producer could not be replaced"),
-        }
     }
 
     /// Whether a broker answers a metadata request now (librdkafka's `AllBrokersDown` events are
     /// not reliable enough to decide: they also fire with "0/2 brokers are down").
     async fn reachable(&self) -> bool {
-        let producer = self.producer();
+        let producer = self.producer.lease().producer;
         tokio::task::spawn_blocking(move || {
             producer
                 .client()
@@ -180,49 +146,13 @@ impl KafkaBus {
         format!("{}{topic}", self.config.topic_prefix)
     }
 
-    /// Creates a fan-out topic (one partition keeps every instance's view in one order) unless it
-    /// exists.
-    async fn ensure_topic(&self, topic: &str) -> Result<(), BusError> {
-        if self
-            .created
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(topic)
-        {
-            return Ok(());
-        }
-        let options =
-            AdminOptions::new().operation_timeout(Some(Timeout::After(self.config.timeout)));
-        let results = self
-            .admin
-            .create_topics(
-                &[NewTopic::new(topic, 1, TopicReplication::Fixed(1))],
-                &options,
-            )
-            .await
-            .map_err(|e| classify(&e))?;
-        for result in results {
-            match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => {
-                    return Err(BusError::Unavailable(format!(
-                        "cannot create topic {name}: {code}"
-                    )))
-                }
-            }
-        }
-        self.created
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(topic.to_owned());
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Bus for KafkaBus {
-    async fn publish(&self, record: &Outbound) -> Result<CoordenadasKafka, BusError> {
-        let topic = self.topic(&record.topic);
+    /// Sends `record` to `topic` with the current producer, answering by `deadline`.
+    async fn send(
+        &self,
+        topic: &str,
+        record: &Outbound,
+        deadline: Instant,
+    ) -> Result<CoordenadasKafka, BusError> {
         let headers = record
             .headers
             .iter()
@@ -232,121 +162,99 @@ impl Bus for KafkaBus {
                     value: Some(value.as_bytes()),
                 })
             });
-        let future_record = FutureRecord::to(&topic)
+        let future_record = FutureRecord::to(topic)
             .key(record.key.as_bytes())
             .payload(&record.payload)
             .headers(headers);
-        // librdkafka scans for expired records about once a second, so its own timeout report can
-        // come late: this deadline keeps the answer within the configured timeout.
-        let deadline = self.config.timeout + Duration::from_millis(250);
-        let producer = self.producer();
-        let sent = tokio::time::timeout(
-            deadline,
-            producer.send(future_record, Timeout::After(self.config.timeout)),
+        let lease = self.producer.lease();
+        let sent = tokio::time::timeout_at(
+            deadline.into(),
+            lease
+                .producer
+                .send(future_record, Timeout::After(self.config.timeout)),
         )
         .await;
-        let error = match sent {
+        let (cause, error) = match sent {
             Ok(Ok(d)) => {
+                self.producer.succeeded(&lease);
                 return Ok(CoordenadasKafka {
-                    topico: topic,
+                    topico: topic.to_owned(),
                     particao: d.partition,
                     offset: d.offset,
                 });
             }
-            Ok(Err((e, _))) => {
-                self.replace_if_unusable(Some(&e));
-                classify(&e)
-            }
-            Err(_) => {
-                self.replace_if_unusable(None);
+            Ok(Err((e, _))) => (Some(e.clone()), classify(&e)),
+            Err(_) => (
+                None,
                 BusError::Timeout(format!(
                     "no acknowledgement within {} ms",
                     self.config.timeout.as_millis()
-                ))
-            }
+                )),
+            ),
         };
-        // A record that timed out while no broker could be reached was never going to be taken:
-        // the bus could not be reached (502), it was not merely slow (504).
-        let reachable = matches!(error, BusError::Rejected(_)) || self.reachable().await;
-        match error {
-            BusError::Timeout(why) if !reachable => Err(BusError::Unavailable(format!(
-                "no broker can be reached ({why})"
-            ))),
-            other => Err(other),
+        if matches!(error, BusError::Rejected(_)) {
+            return Err(error);
         }
+        let reachable = self.reachable().await;
+        // The broker may have lost the topic (or come back empty): without automatic creation a
+        // record for it waits until it times out. The next publish makes sure it exists.
+        if reachable && cause.as_ref().is_none_or(unknown_topic) {
+            self.topics.forget(topic);
+        }
+        self.producer
+            .failed(&lease, Verdict::of(&lease, cause.as_ref()), reachable);
+        Err(explain(error, reachable))
+    }
+}
+
+#[async_trait]
+impl Bus for KafkaBus {
+    async fn publish(
+        &self,
+        record: &Outbound,
+        within: Duration,
+    ) -> Result<CoordenadasKafka, BusError> {
+        // The bus keeps its own deadline: librdkafka never expires a record itself (see
+        // `producer`), and a producer whose publish missed it is replaced.
+        let deadline = Instant::now() + within.min(self.config.timeout);
+        let topic = self.topic(&record.topic);
+        if let Err(e) = self
+            .topics
+            .ensure(
+                &topic,
+                Partitions::BrokerDefault,
+                deadline.saturating_duration_since(Instant::now()),
+            )
+            .await
+        {
+            return Err(explain(e, self.reachable().await));
+        }
+        self.send(&topic, record, deadline).await
+    }
+
+    async fn find(
+        &self,
+        topic: &str,
+        key: &str,
+        sent: TimeRange,
+    ) -> Result<Option<CoordenadasKafka>, BusError> {
+        self.finder
+            .find(self.topic(topic), key.to_owned(), sent)
+            .await
     }
 
     async fn subscribe(&self, topic: &str) -> Result<Subscription, BusError> {
         let topic = self.topic(topic);
-        self.ensure_topic(&topic).await?;
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.config.brokers)
-            .set(
-                "group.id",
-                format!("integra-fanout-{}", integra_domain::Id::generate()),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "50")
-            .create()
-            .map_err(|e| BusError::Unavailable(format!("kafka consumer: {e}")))?;
-        let consumer = Arc::new(consumer);
-        let timeout = self.config.timeout;
-        // Start exactly at each partition's current end, resolved now: a record published after
-        // this call returns has a greater offset, so it is received.
-        let assigned = Arc::clone(&consumer);
-        tokio::task::spawn_blocking(move || -> Result<(), BusError> {
-            let metadata = assigned
-                .fetch_metadata(Some(&topic), timeout)
-                .map_err(|e| classify(&e))?;
-            let partitions: Vec<i32> = metadata
-                .topics()
-                .iter()
-                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                .collect();
-            if partitions.is_empty() {
-                return Err(BusError::Unavailable(format!(
-                    "topic {topic} has no partitions"
-                )));
-            }
-            let mut assignment = TopicPartitionList::new();
-            for partition in partitions {
-                let (_, high) = assigned
-                    .fetch_watermarks(&topic, partition, timeout)
-                    .map_err(|e| classify(&e))?;
-                assignment
-                    .add_partition_offset(&topic, partition, Offset::Offset(high))
-                    .map_err(|e| classify(&e))?;
-            }
-            assigned.assign(&assignment).map_err(|e| classify(&e))
-        })
-        .await
-        .map_err(blocking_failed)??;
-        Ok(Box::pin(stream::unfold(consumer, |consumer| async move {
-            loop {
-                let inbound = match consumer.recv().await {
-                    Ok(m) => Inbound {
-                        key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                        payload: m.payload().unwrap_or_default().to_vec(),
-                    },
-                    // librdkafka retries transport errors itself; a subscription that stays
-                    // broken shows as stalled in /readyz.
-                    Err(e) => {
-                        tracing::warn!(error = %e, "kafka subscription error");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
-                };
-                return Some((inbound, consumer));
-            }
-        })))
+        self.topics
+            .ensure(&topic, Partitions::One, self.config.timeout)
+            .await?;
+        subscription::fan_out(&self.config, topic).await
     }
 
     async fn ping(&self) -> Result<(), BusError> {
-        let producer = self.producer();
+        let producer = self.producer.lease().producer;
         let timeout = self.config.timeout.min(Duration::from_secs(2));
-        let reachable = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             producer
                 .client()
                 .fetch_metadata(None, timeout)
@@ -354,7 +262,6 @@ impl Bus for KafkaBus {
                 .map_err(|e| classify(&e))
         })
         .await
-        .map_err(blocking_failed)?;
-        reachable
+        .map_err(blocking_failed)?
     }
 }

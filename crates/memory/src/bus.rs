@@ -1,15 +1,19 @@
 //! The in-process Bus.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use integra_domain::CoordenadasKafka;
+use integra_domain::{CoordenadasKafka, TimeRange, Timestamp};
 use integra_ports::{Bus, BusError, Inbound, Outbound, Subscription};
 use tokio::sync::broadcast;
 
 /// Records a subscriber may fall behind by before it skips the oldest.
 const SUBSCRIBER_BUFFER: usize = 65_536;
+
+/// The latest records of each topic that [`Bus::find`] can find: their key, offset and time.
+const FINDABLE: usize = 16_384;
 
 /// An in-process [`Bus`]: one partition per topic with increasing offsets; every subscriber gets
 /// every record published after it subscribed. Records over `max_record_bytes` are rejected, as a
@@ -23,6 +27,8 @@ pub struct MemoryBus {
 struct Topic {
     next_offset: i64,
     subscribers: broadcast::Sender<Inbound>,
+    /// The latest [`FINDABLE`] records: when they were stored, their key, their offset.
+    recent: VecDeque<(Timestamp, String, i64)>,
 }
 
 impl MemoryBus {
@@ -42,6 +48,7 @@ impl MemoryBus {
             .or_insert_with(|| Topic {
                 next_offset: 0,
                 subscribers: broadcast::channel(SUBSCRIBER_BUFFER).0,
+                recent: VecDeque::new(),
             });
         f(entry)
     }
@@ -56,7 +63,11 @@ impl Default for MemoryBus {
 
 #[async_trait]
 impl Bus for MemoryBus {
-    async fn publish(&self, record: &Outbound) -> Result<CoordenadasKafka, BusError> {
+    async fn publish(
+        &self,
+        record: &Outbound,
+        _within: Duration,
+    ) -> Result<CoordenadasKafka, BusError> {
         let size = record.payload.len() + record.key.len();
         if size > self.max_record_bytes {
             return Err(BusError::Rejected(format!(
@@ -67,6 +78,12 @@ impl Bus for MemoryBus {
         let offset = self.with_topic(&record.topic, |topic| {
             let offset = topic.next_offset;
             topic.next_offset += 1;
+            if topic.recent.len() == FINDABLE {
+                topic.recent.pop_front();
+            }
+            topic
+                .recent
+                .push_back((Timestamp::now(), record.key.clone(), offset));
             // No subscriber is not an error: the record is still "stored" at its offset.
             let _ = topic.subscribers.send(Inbound {
                 key: Some(record.key.clone()),
@@ -79,6 +96,25 @@ impl Bus for MemoryBus {
             particao: 0,
             offset,
         })
+    }
+
+    async fn find(
+        &self,
+        topic: &str,
+        key: &str,
+        sent: TimeRange,
+    ) -> Result<Option<CoordenadasKafka>, BusError> {
+        let offset = self.with_topic(topic, |t| {
+            t.recent
+                .iter()
+                .find(|(at, k, _)| k == key && sent.contains(*at))
+                .map(|(_, _, offset)| *offset)
+        });
+        Ok(offset.map(|offset| CoordenadasKafka {
+            topico: format!("{}{topic}", self.prefix),
+            particao: 0,
+            offset,
+        }))
     }
 
     async fn subscribe(&self, topic: &str) -> Result<Subscription, BusError> {

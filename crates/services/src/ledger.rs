@@ -2,7 +2,9 @@
 //! the events, the publish bounds. Store calls go through it, so that every failure is counted
 //! and logged in one place.
 
-use integra_domain::{CoordenadasKafka, Order, Paging};
+use std::time::Duration;
+
+use integra_domain::{CoordenadasKafka, Order, Paging, TimeRange};
 use integra_ports::{BusError, Inserted, Outbound, Record, Records, Replaced, Revision, Versioned};
 
 use crate::{Events, Ports, PublishConfig, ServiceError};
@@ -73,5 +75,23 @@ impl<T: Record> Ledger<T> {
     /// Publishes `record` within the publish timeout.
     pub(crate) async fn publish(&self, record: &Outbound) -> Result<CoordenadasKafka, BusError> {
         self.ports.publish(record, self.publish.timeout).await
+    }
+
+    /// Publishes `record` within `within`.
+    pub(crate) async fn publish_within(
+        &self,
+        record: &Outbound,
+        within: Duration,
+    ) -> Result<CoordenadasKafka, BusError> {
+        self.ports.publish(record, within).await
+    }
+
+    /// Finds `record` among those the bus stored while `sent`, within the publish timeout.
+    pub(crate) async fn find(
+        &self,
+        record: &Outbound,
+        sent: TimeRange,
+    ) -> Result<Option<CoordenadasKafka>, BusError> {
+        self.ports.find(record, sent, self.publish.timeout).await
     }
 }

@@ -1,15 +1,20 @@
 //! MessageService: accept, publish exactly once, track the status, list.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use integra_domain::{
-    Evento, Mensagem, MessageFilter, NovaMensagem, Order, Paging, StatusMensagem, Timestamp,
+    CoordenadasKafka, Evento, Mensagem, MessageFilter, NovaMensagem, Order, Paging, StatusMensagem,
+    TimeRange, Timestamp,
 };
-use integra_ports::{Inserted, Outbound, Records, Replaced, Revision, Versioned};
+use integra_ports::{BusError, Inserted, Outbound, Records, Replaced, Revision, Versioned};
 
 use crate::ledger::Ledger;
 use crate::{topics, Events, Ports, PublishConfig, ServiceError};
+
+/// Below this share of the publish timeout, what a search left is not worth a publish: the resend
+/// fails at once (`ERRO`, nothing published) rather than almost surely timing out.
+const MIN_PUBLISH_SHARE: u32 = 10;
 
 /// The outcome of a send that did not fail.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,20 +96,27 @@ impl MessageService {
         m.status == StatusMensagem::Processando && !self.ledger.publish.holds(m.atualizado_em, now)
     }
 
-    /// Takes the message up for a new attempt, if no one else did first, and publishes it.
+    /// Takes the message up for a new attempt, if no one else did first, and publishes it,
+    /// unless an earlier attempt that got no answer was stored on the bus after all: then that
+    /// one is the delivery, and nothing is published again.
     async fn retry(
         &self,
         mut message: Mensagem,
         revision: Revision,
         now: Timestamp,
     ) -> Result<Mensagem, ServiceError> {
+        let earlier = message.unanswered_attempts(self.ledger.publish.lease());
         message.begin_attempt(now)?;
         match self.ledger.replace(&message, revision).await? {
             Replaced::Done(revision) => {
                 self.ledger
                     .events
                     .emit(Evento::MensagemAtualizada(&message));
-                self.publish(message, revision).await
+                let outcome = match earlier {
+                    Some(sent) => self.deliver_once(&message, sent).await,
+                    None => self.ledger.publish(&outbound(&message)).await,
+                };
+                self.settle(message, revision, outcome).await
             }
             Replaced::Stale(_) => Err(ServiceError::Conflict(format!(
                 "message {} is being sent",
@@ -113,13 +125,55 @@ impl MessageService {
         }
     }
 
+    /// Publishes a message again only if no earlier attempt sent while `sent` is on the bus. The
+    /// search and the publish share one publish timeout, so a resend answers as soon as a send.
+    async fn deliver_once(
+        &self,
+        message: &Mensagem,
+        sent: TimeRange,
+    ) -> Result<CoordenadasKafka, BusError> {
+        let started = Instant::now();
+        let record = outbound(message);
+        match self.ledger.find(&record, sent).await {
+            Ok(Some(stored)) => {
+                tracing::info!(id = %message.id, topic = %stored.topico, offset = stored.offset, "an earlier attempt was stored after all; not published again");
+                Ok(stored)
+            }
+            Ok(None) => {
+                let left = self
+                    .ledger
+                    .publish
+                    .timeout
+                    .saturating_sub(started.elapsed());
+                if left < self.ledger.publish.timeout / MIN_PUBLISH_SHARE {
+                    return Err(BusError::Timeout(format!(
+                        "the search of the bus left no time to publish within {} ms",
+                        self.ledger.publish.timeout.as_millis()
+                    )));
+                }
+                self.ledger.publish_within(&record, left).await
+            }
+            Err(e) => Err(e.context("could not check whether an earlier attempt was stored")),
+        }
+    }
+
     /// Publishes a claimed message (stored at `revision`) and stores the outcome.
     async fn publish(
         &self,
-        mut message: Mensagem,
+        message: Mensagem,
         revision: Revision,
     ) -> Result<Mensagem, ServiceError> {
         let published = self.ledger.publish(&outbound(&message)).await;
+        self.settle(message, revision, published).await
+    }
+
+    /// Stores the outcome of an attempt: `CONCLUIDA` where the bus stored it, or `ERRO`.
+    async fn settle(
+        &self,
+        mut message: Mensagem,
+        revision: Revision,
+        published: Result<CoordenadasKafka, BusError>,
+    ) -> Result<Mensagem, ServiceError> {
         let now = Timestamp::now();
         let failure = match published {
             Ok(coords) => {

@@ -95,12 +95,12 @@ async fn a_first_send_publishes_once_and_ends_concluded_with_its_coordinates() {
     let mut bus = MockBus::new();
     bus.expect_publish()
         .times(1)
-        .withf(|r| {
+        .withf(|r, _| {
             r.topic == "messages.email"
                 && r.key == "m1"
                 && r.headers.iter().any(|(k, v)| k == "tipo" && v == "email")
         })
-        .returning(|_| Ok(delivered()));
+        .returning(|_, _| Ok(delivered()));
     let (svc, mut events) = mocked_service(store, bus);
     let Sent::Created(m) = svc.send(input("m1")).await.unwrap() else {
         panic!("not created")
@@ -124,7 +124,7 @@ async fn a_bus_failure_stores_erro_with_the_cause_and_names_the_id() {
         .returning(|_, _| Ok(Replaced::Done(Revision(2))));
     let mut bus = MockBus::new();
     bus.expect_publish()
-        .returning(|_| Err(BusError::Unavailable("broker down".into())));
+        .returning(|_, _| Err(BusError::Unavailable("broker down".into())));
     let (svc, mut events) = mocked_service(store, bus);
     match svc.send(input("m1")).await {
         Err(ServiceError::BusUnavailable { id, .. }) => {
@@ -214,7 +214,18 @@ async fn resend_after_erro_is_a_new_attempt_claimed_at_the_read_revision() {
         .withf(|m, rev| *rev == Revision(4) && m.status == StatusMensagem::Concluida)
         .returning(|_, _| Ok(Replaced::Done(Revision(5))));
     let mut bus = MockBus::new();
-    bus.expect_publish().times(1).returning(|_| Ok(delivered()));
+    bus.expect_find()
+        .times(1)
+        .withf(|topic, key, sent| {
+            topic == "messages.email"
+                && key == "m1"
+                && sent.start().is_some()
+                && sent.end().is_some()
+        })
+        .returning(|_, _, _| Ok(None));
+    bus.expect_publish()
+        .times(1)
+        .returning(|_, _| Ok(delivered()));
     let (svc, _) = mocked_service(store, bus);
     let Sent::Created(m) = svc.send(input("m1")).await.unwrap() else {
         panic!("not a new attempt")
@@ -335,9 +346,72 @@ async fn a_message_abandoned_in_processando_is_taken_up_after_its_lease() {
         .withf(|m, rev| *rev == Revision(4) && m.status == StatusMensagem::Concluida)
         .returning(|_, _| Ok(Replaced::Done(Revision(5))));
     let mut bus = MockBus::new();
-    bus.expect_publish().times(1).returning(|_| Ok(delivered()));
+    bus.expect_find().times(1).returning(|_, _, _| Ok(None));
+    bus.expect_publish()
+        .times(1)
+        .returning(|_, _| Ok(delivered()));
     let (svc, _) = mocked_service(store, bus);
     assert_eq!(svc.redrive_abandoned().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_resend_after_an_unanswered_attempt_that_was_stored_publishes_nothing_again() {
+    let bus = Arc::new(FakeBus::default());
+    let (svc, _) = service(memory_with_bus(bus.clone()).messages());
+    bus.answers_lost
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let lost = svc.send(input("m1")).await;
+    assert!(
+        matches!(lost, Err(ServiceError::BusTimedOut { .. })),
+        "{lost:?}"
+    );
+    assert_eq!(svc.get("m1").await.unwrap().status, StatusMensagem::Erro);
+
+    bus.answers_lost
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let Sent::Created(m) = svc.send(input("m1")).await.unwrap() else {
+        panic!("not a new attempt")
+    };
+    assert_eq!(m.status, StatusMensagem::Concluida);
+    assert_eq!(m.tentativas, 2);
+    assert_eq!(
+        m.kafka.map(|k| k.offset),
+        Some(0),
+        "the first attempt's record"
+    );
+    assert_eq!(bus.published().len(), 1, "published once");
+}
+
+#[tokio::test]
+async fn a_resend_that_cannot_search_the_bus_fails_and_publishes_nothing() {
+    let mut store = MockRecords::<Mensagem>::new();
+    store
+        .expect_insert()
+        .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Erro, 0))));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|m, _| m.status == StatusMensagem::Processando)
+        .returning(|_, _| Ok(Replaced::Done(Revision(4))));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|m, _| {
+            m.status == StatusMensagem::Erro
+                && m.erro
+                    .as_deref()
+                    .is_some_and(|e| e.contains("earlier attempt"))
+        })
+        .returning(|_, _| Ok(Replaced::Done(Revision(5))));
+    let mut bus = MockBus::new();
+    bus.expect_find()
+        .returning(|_, _, _| Err(BusError::Unavailable("broker down".into())));
+    bus.expect_publish().never();
+    let (svc, _) = mocked_service(store, bus);
+    assert!(matches!(
+        svc.send(input("m1")).await,
+        Err(ServiceError::BusUnavailable { .. })
+    ));
 }
 
 #[tokio::test]
@@ -381,5 +455,66 @@ async fn lists_are_filtered_and_paged_newest_first() {
     assert!(matches!(
         svc.get("nope").await,
         Err(ServiceError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_resend_searches_and_publishes_within_one_publish_timeout() {
+    let mut store = MockRecords::<Mensagem>::new();
+    store
+        .expect_insert()
+        .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Erro, 0))));
+    store.expect_replace().returning(|m, _| {
+        Ok(Replaced::Done(Revision(
+            if m.status == StatusMensagem::Processando {
+                4
+            } else {
+                5
+            },
+        )))
+    });
+    let mut bus = MockBus::new();
+    bus.expect_find().times(1).returning(|_, _, _| {
+        std::thread::sleep(Duration::from_millis(60));
+        Ok(None)
+    });
+    // The publish gets what the search left of the 200 ms.
+    bus.expect_publish()
+        .times(1)
+        .withf(|_, within| *within <= Duration::from_millis(140))
+        .returning(|_, _| Ok(delivered()));
+    let (svc, _) = mocked_service(store, bus);
+    assert!(matches!(
+        svc.send(input("m1")).await,
+        Ok(Sent::Created(m)) if m.status == StatusMensagem::Concluida
+    ));
+}
+
+#[tokio::test]
+async fn a_resend_whose_search_leaves_no_time_fails_as_a_timeout_and_publishes_nothing() {
+    let mut store = MockRecords::<Mensagem>::new();
+    store
+        .expect_insert()
+        .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Erro, 0))));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|m, _| m.status == StatusMensagem::Processando)
+        .returning(|_, _| Ok(Replaced::Done(Revision(4))));
+    store
+        .expect_replace()
+        .times(1)
+        .withf(|m, _| m.status == StatusMensagem::Erro)
+        .returning(|_, _| Ok(Replaced::Done(Revision(5))));
+    let mut bus = MockBus::new();
+    bus.expect_find().times(1).returning(|_, _, _| {
+        std::thread::sleep(Duration::from_millis(195));
+        Ok(None)
+    });
+    bus.expect_publish().never();
+    let (svc, _) = mocked_service(store, bus);
+    assert!(matches!(
+        svc.send(input("m1")).await,
+        Err(ServiceError::BusTimedOut { .. })
     ));
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integra_domain::{CoordenadasKafka, Mensagem};
+use integra_domain::{CoordenadasKafka, Mensagem, TimeRange};
 use integra_ports::{
     Bus, BusError, MetricSink, Outbound, PresenceStore, Records, SeriesStore, Store, StoreError,
     StoredAlert,
@@ -58,13 +58,14 @@ impl<S: ?Sized> Ports<S> {
     ) -> Result<CoordenadasKafka, BusError> {
         const GRACE: Duration = Duration::from_secs(1);
         let started = Instant::now();
-        let result = match tokio::time::timeout(timeout + GRACE, self.bus.publish(record)).await {
-            Ok(result) => result,
-            Err(_) => Err(BusError::Timeout(format!(
-                "no acknowledgement within {} ms",
-                timeout.as_millis()
-            ))),
-        };
+        let result =
+            match tokio::time::timeout(timeout + GRACE, self.bus.publish(record, timeout)).await {
+                Ok(result) => result,
+                Err(_) => Err(BusError::Timeout(format!(
+                    "no acknowledgement within {} ms",
+                    timeout.as_millis()
+                ))),
+            };
         let outcome = match &result {
             Ok(_) => "ok",
             Err(BusError::Unavailable(_)) => "unavailable",
@@ -77,6 +78,28 @@ impl<S: ?Sized> Ports<S> {
             tracing::warn!(topic = %record.topic, key = %record.key, error = %e, "publish failed");
         }
         result
+    }
+
+    /// Finds `record` among those the bus stored while `sent` (see [`Bus::find`]), within
+    /// `timeout`.
+    pub(crate) async fn find(
+        &self,
+        record: &Outbound,
+        sent: TimeRange,
+        timeout: Duration,
+    ) -> Result<Option<CoordenadasKafka>, BusError> {
+        let found = tokio::time::timeout(timeout, self.bus.find(&record.topic, &record.key, sent))
+            .await
+            .unwrap_or_else(|_| {
+                Err(BusError::Timeout(format!(
+                    "the bus could not be searched within {} ms",
+                    timeout.as_millis()
+                )))
+            });
+        if let Err(e) = &found {
+            tracing::warn!(topic = %record.topic, key = %record.key, error = %e, "search of the bus failed");
+        }
+        found
     }
 
     /// Counts and logs a failed store `operation`, and makes it the service's error.

@@ -30,10 +30,14 @@ impl PublishConfig {
         }
     }
 
+    /// How long a claim holds: the timeout and the margin.
+    pub fn lease(&self) -> Duration {
+        self.timeout + self.takeover_margin
+    }
+
     /// Whether a claim made at `since` still holds at `now`.
     pub fn holds(&self, since: Timestamp, now: Timestamp) -> bool {
-        let lease =
-            i64::try_from((self.timeout + self.takeover_margin).as_millis()).unwrap_or(i64::MAX);
+        let lease = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX);
         since.plus_millis(lease) > now
     }
 }

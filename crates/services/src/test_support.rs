@@ -31,15 +31,20 @@ pub fn memory() -> Ports<dyn Store> {
     memory_with_bus(Arc::new(MemoryBus::default()))
 }
 
-/// A bus that records what it acknowledges: it can be switched off, made slow, or made to never
-/// answer. Subscriptions are not offered.
+/// A bus that records what it stores: it can be switched off, made slow, made to never answer,
+/// or to lose its answers. Subscriptions are not offered.
 #[derive(Default)]
 pub struct FakeBus {
     /// While set, every publish fails as an unreachable broker.
     pub down: std::sync::atomic::AtomicBool,
+    /// While set, every publish is stored but answered as timed out, as when the broker's answer
+    /// is lost.
+    pub answers_lost: std::sync::atomic::AtomicBool,
     delay: std::time::Duration,
     hangs: bool,
     published: std::sync::Mutex<Vec<integra_ports::Outbound>>,
+    /// When each record of `published` was stored.
+    stored_at: std::sync::Mutex<Vec<integra_domain::Timestamp>>,
 }
 
 impl FakeBus {
@@ -84,6 +89,7 @@ impl Bus for FakeBus {
     async fn publish(
         &self,
         record: &integra_ports::Outbound,
+        _within: std::time::Duration,
     ) -> Result<integra_domain::CoordenadasKafka, integra_ports::BusError> {
         if self.hangs {
             std::future::pending::<()>().await;
@@ -97,11 +103,45 @@ impl Bus for FakeBus {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         published.push(record.clone());
+        self.stored_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(integra_domain::Timestamp::now());
+        if self.answers_lost.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(integra_ports::BusError::Timeout(
+                "the answer was lost".into(),
+            ));
+        }
         Ok(integra_domain::CoordenadasKafka {
             topico: record.topic.clone(),
             particao: 0,
             offset: i64::try_from(published.len()).unwrap_or(i64::MAX) - 1,
         })
+    }
+
+    async fn find(
+        &self,
+        topic: &str,
+        key: &str,
+        sent: integra_domain::TimeRange,
+    ) -> Result<Option<integra_domain::CoordenadasKafka>, integra_ports::BusError> {
+        let published = self
+            .published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stored_at = self
+            .stored_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(published
+            .iter()
+            .zip(stored_at.iter())
+            .position(|(r, at)| r.topic == topic && r.key == key && sent.contains(*at))
+            .map(|offset| integra_domain::CoordenadasKafka {
+                topico: topic.to_owned(),
+                particao: 0,
+                offset: i64::try_from(offset).unwrap_or(i64::MAX),
+            }))
     }
 
     async fn subscribe(

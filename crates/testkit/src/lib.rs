@@ -7,13 +7,16 @@
 mod daemons;
 mod http;
 pub mod raw_ws;
+mod topics;
 mod ws;
 
 pub use daemons::{
-    free_port, shared_brokers, shared_redis_url, tansu_binary, unique_prefix, Daemon,
+    durable_tansu_binary, free_port, shared_brokers, shared_redis_url, tansu_binary, unique_prefix,
+    Daemon,
 };
 pub use http::{client, get, get_with, post, post_raw, Reply};
 pub use raw_ws::RawWs;
+pub use topics::{read_topic, TopicRecord};
 pub use ws::WsClient;
 
 use std::future::Future;

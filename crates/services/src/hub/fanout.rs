@@ -2,13 +2,12 @@
 //! fan-out topic, and every instance delivers what it receives there to its own connections.
 //! Each instance also sends itself a heartbeat, to know its subscription works.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use integra_domain::Timestamp;
-use integra_ports::{Inbound, Outbound};
+use integra_ports::{Inbound, Outbound, Subscription};
 use serde::{Deserialize, Serialize};
 
 use super::Inner;
@@ -25,7 +24,12 @@ pub(super) enum Record {
     /// For one connection.
     One { to: String, text: String },
     /// An instance checking its own subscription.
-    Heartbeat { instance: String },
+    Heartbeat {
+        instance: String,
+        /// When it was sent (epoch ms).
+        #[serde(default)]
+        sent: i64,
+    },
 }
 
 impl Record {
@@ -58,20 +62,21 @@ impl Inner {
             .publish(&outbound, self.config.publish_timeout)
             .await
             .map(|_| ())
-            .map_err(|cause| ServiceError::publish(None, cause))
+            .map_err(|cause| {
+                self.liveness.publish_failed();
+                ServiceError::publish(None, cause)
+            })
     }
 
-    /// Delivers what arrives on the fan-out topic, subscribing again whenever the stream breaks.
+    /// Delivers what arrives on the fan-out topic, subscribing again whenever the subscription
+    /// ends or stalls.
     pub(super) async fn subscribe_forever(self: Arc<Self>) {
         loop {
             match self.ports.bus.subscribe(topics::WS_FANOUT).await {
-                Ok(mut records) => {
+                Ok(records) => {
                     tracing::debug!(instance = %self.instance, "fan-out subscription started");
                     self.send_heartbeat().await;
-                    while let Some(record) = records.next().await {
-                        self.receive(&record);
-                    }
-                    tracing::warn!("fan-out subscription ended; subscribing again");
+                    self.receive_until_stalled(records).await;
                 }
                 Err(e) => tracing::warn!(error = %e, "fan-out subscription failed; retrying"),
             }
@@ -79,16 +84,41 @@ impl Inner {
         }
     }
 
+    /// Delivers `records` until they end or stall (see [`super::liveness`]): a subscription the
+    /// broker no longer feeds (its broker lost its state, its topic was recreated) is replaced.
+    async fn receive_until_stalled(&self, mut records: Subscription) {
+        self.liveness.subscribed();
+        let mut check = tokio::time::interval(self.config.heartbeat_every);
+        loop {
+            tokio::select! {
+                record = records.next() => match record {
+                    Some(record) => self.receive(&record),
+                    None => {
+                        tracing::warn!("fan-out subscription ended; subscribing again");
+                        return;
+                    }
+                },
+                _ = check.tick() => if self.liveness.stalled() {
+                    tracing::warn!(
+                        stall_after = ?self.config.stall_after,
+                        "fan-out subscription brought nothing; subscribing again"
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
     fn receive(&self, record: &Inbound) {
+        self.liveness.received();
         match serde_json::from_slice::<Record>(&record.payload) {
             Ok(Record::All { text }) => self.deliver(None, &Arc::from(text)),
             Ok(Record::Many { texts }) => texts
                 .into_iter()
                 .for_each(|t| self.deliver(None, &Arc::from(t))),
             Ok(Record::One { to, text }) => self.deliver(Some(&to), &Arc::from(text)),
-            Ok(Record::Heartbeat { instance }) if instance == self.instance => {
-                self.last_heartbeat_ms
-                    .store(Timestamp::now().millis(), Ordering::Relaxed);
+            Ok(Record::Heartbeat { instance, sent }) if instance == self.instance => {
+                self.liveness.heartbeat_back(sent);
             }
             Ok(Record::Heartbeat { .. }) => {}
             Err(e) => tracing::warn!(error = %e, "unreadable fan-out record skipped"),
@@ -112,6 +142,7 @@ impl Inner {
     async fn send_heartbeat(&self) {
         let heartbeat = Record::Heartbeat {
             instance: self.instance.clone(),
+            sent: Timestamp::now().millis(),
         };
         if let Err(e) = self.fan_out(&heartbeat).await {
             tracing::debug!(error = %e, "heartbeat not published");

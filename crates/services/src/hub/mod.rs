@@ -4,19 +4,19 @@
 //!
 //! Its rooms: the [`registry`] of this instance's connections and their queues; the [`fanout`]
 //! through the bus, which every instance subscribes to (so a text reaches every connection of
-//! every instance, in the same order everywhere); the [`batching`] of events into few records;
-//! the [`presence`] that tells other instances where a connection lives.
+//! every instance, in the same order everywhere), and its [`liveness`]; the [`batching`] of
+//! events into few records; the [`presence`] that tells other instances where a connection lives.
 
 mod batching;
 mod fanout;
+mod liveness;
 mod presence;
 mod registry;
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use integra_domain::{Id, Timestamp};
+use integra_domain::Id;
 use integra_ports::PresenceStore;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -36,7 +36,8 @@ pub struct HubConfig {
     pub publish_timeout: Duration,
     /// How often this instance checks its own subscription by sending itself a heartbeat.
     pub heartbeat_every: Duration,
-    /// A subscription that delivered no heartbeat for this long is stalled.
+    /// A subscription that brought back none of this instance's heartbeats for this long is not
+    /// healthy; one that brought nothing at all for this long is replaced.
     pub stall_after: Duration,
     /// How long the store remembers a connection unless refreshed.
     pub presence_ttl: Duration,
@@ -48,8 +49,8 @@ impl Default for HubConfig {
             max_queue: 1024,
             max_connections: 10_000,
             publish_timeout: Duration::from_secs(5),
-            heartbeat_every: Duration::from_secs(2),
-            stall_after: Duration::from_secs(15),
+            heartbeat_every: Duration::from_secs(1),
+            stall_after: Duration::from_secs(5),
             presence_ttl: Duration::from_secs(60),
         }
     }
@@ -64,8 +65,7 @@ struct Inner {
     registry: registry::Registry,
     /// The services' events, until [`Hub::start`] hands them to the batching task.
     events: Mutex<Option<mpsc::Receiver<String>>>,
-    /// When this instance last received its own heartbeat (ms), `i64::MIN` before the first.
-    last_heartbeat_ms: AtomicI64,
+    liveness: liveness::Liveness,
 }
 
 /// The WebSocket hub. Cloning is cheap: clones share one registry.
@@ -87,7 +87,7 @@ impl Hub {
             config,
             registry: registry::Registry::default(),
             events: Mutex::new(Some(rx)),
-            last_heartbeat_ms: AtomicI64::new(i64::MIN),
+            liveness: liveness::Liveness::new(config.stall_after),
         };
         (
             Self {
@@ -162,11 +162,10 @@ impl Hub {
         self.inner.registry.len()
     }
 
-    /// Whether this instance's fan-out subscription delivered its own heartbeat recently.
+    /// Whether this instance's fan-out subscription works: a heartbeat it sent after the last
+    /// bus failure came back, recently (see `liveness.rs`).
     pub fn subscription_healthy(&self) -> bool {
-        let last = self.inner.last_heartbeat_ms.load(Ordering::Relaxed);
-        let stall = i64::try_from(self.inner.config.stall_after.as_millis()).unwrap_or(i64::MAX);
-        last != i64::MIN && Timestamp::now().millis().saturating_sub(last) <= stall
+        self.inner.liveness.healthy()
     }
 
     /// Waits, at most `within`, until the fan-out subscription is live: it has received this

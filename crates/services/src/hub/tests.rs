@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -158,7 +159,7 @@ async fn closing_all_tells_every_connection_the_server_goes_away() {
 async fn a_broadcast_on_a_bus_that_is_down_fails_with_a_publish_error() {
     let mut bus = MockBus::new();
     bus.expect_publish()
-        .returning(|_| Err(BusError::Unavailable("down".into())));
+        .returning(|_, _| Err(BusError::Unavailable("down".into())));
     let (hub, _) = Hub::new(
         mocked(presence(MockPresenceStore::new()), bus),
         config(4, 4),
@@ -174,7 +175,7 @@ async fn a_subscription_that_delivers_nothing_is_reported_stalled() {
     let mut bus = MockBus::new();
     bus.expect_subscribe()
         .returning(|_| Ok(Box::pin(futures_util::stream::pending())));
-    bus.expect_publish().returning(|r| {
+    bus.expect_publish().returning(|r, _| {
         Ok(integra_domain::CoordenadasKafka {
             topico: r.topic.clone(),
             particao: 0,
@@ -187,4 +188,63 @@ async fn a_subscription_that_delivers_nothing_is_reported_stalled() {
     let _tasks = hub.start();
     assert!(!hub.wait_subscribed(Duration::from_millis(200)).await);
     assert!(!hub.subscription_healthy());
+}
+
+/// The in-process bus, except that its first subscription never delivers anything.
+#[derive(Default)]
+struct FirstSubscriptionDead {
+    bus: integra_memory::MemoryBus,
+    subscriptions: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl integra_ports::Bus for FirstSubscriptionDead {
+    async fn publish(
+        &self,
+        record: &integra_ports::Outbound,
+        within: std::time::Duration,
+    ) -> Result<integra_domain::CoordenadasKafka, BusError> {
+        self.bus.publish(record, within).await
+    }
+
+    async fn find(
+        &self,
+        topic: &str,
+        key: &str,
+        sent: integra_domain::TimeRange,
+    ) -> Result<Option<integra_domain::CoordenadasKafka>, BusError> {
+        self.bus.find(topic, key, sent).await
+    }
+
+    async fn subscribe(&self, topic: &str) -> Result<integra_ports::Subscription, BusError> {
+        if self.subscriptions.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Ok(Box::pin(futures_util::stream::pending()));
+        }
+        self.bus.subscribe(topic).await
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_subscription_is_replaced_and_the_hub_recovers() {
+    let bus = Arc::new(FirstSubscriptionDead::default());
+    let ports = crate::test_support::memory_with_bus(bus.clone()).presence();
+    let config = HubConfig {
+        stall_after: Duration::from_millis(300),
+        ..config(8, 8)
+    };
+    let (hub, _) = Hub::new(ports, config);
+    let _tasks = hub.start();
+    assert!(
+        hub.wait_subscribed(Duration::from_secs(5)).await,
+        "the hub never subscribed again"
+    );
+    assert_eq!(bus.subscriptions.load(Ordering::SeqCst), 2);
+    let mut conn = hub.connect().await.unwrap();
+    text(&mut conn).await;
+    hub.broadcast("after the stall").await.unwrap();
+    assert_eq!(text(&mut conn).await, "after the stall");
 }

@@ -1,0 +1,236 @@
+//! Finding records by key among those sent within a time range: whether publishes that got no
+//! answer were stored after all.
+//!
+//! Searches of one topic are coalesced: after an outage many resends ask at once, and one pass
+//! over the topic answers all that are waiting (a broker serves a few reads much better than
+//! many; Tansu's SQLite engine serves them one at a time). Each pass reads every partition from
+//! the first record stamped at or after the earliest start asked (the broker's time index,
+//! `offsets_for_times`) until a record stamped well after the latest end asked, or the
+//! partition's end.
+//!
+//! A record is stamped (`CreateTime`) by the clock of the instance whose attempt produced it, the
+//! same clock that wrote that attempt's start and end into the message, so the range asked
+//! brackets it. Each range is widened by [`CLOCK_SLACK`] on both sides only for what breaks that:
+//! a clock stepped between the two readings, and the skew between two instances that made
+//! successive attempts of one message. Wider would read more: after an outage every resend
+//! asks for the records sent just before it, and the pass reads all of them. (A topic with
+//! `LogAppendTime` is stamped by the broker's clock, which needs the broker and the instances
+//! kept within this slack.)
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use integra_domain::{CoordenadasKafka, TimeRange};
+use integra_ports::BusError;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+
+use crate::{classify, KafkaConfig};
+
+/// How far a record's time may stray outside the range asked: NTP keeps hosts within
+/// milliseconds of each other.
+const CLOCK_SLACK: Duration = Duration::from_millis(250);
+
+type Answer = Result<Option<CoordenadasKafka>, BusError>;
+
+/// One search waiting for a pass over its topic.
+struct Wanted {
+    key: String,
+    /// In epoch ms, widened by the slack.
+    from: i64,
+    until: i64,
+    answer: oneshot::Sender<Answer>,
+}
+
+impl Wanted {
+    fn matches(&self, key: &[u8], stamped: Option<i64>) -> bool {
+        // The time index only bounds a pass (Tansu 0.6 answers its start for any time): the
+        // record's own time decides.
+        self.key.as_bytes() == key && stamped.is_none_or(|t| (self.from..=self.until).contains(&t))
+    }
+}
+
+/// Searches topics, one pass per topic at a time.
+pub(crate) struct Finder {
+    config: KafkaConfig,
+    /// Topic → the searches waiting for its next pass. A topic is present while a pass over it
+    /// runs.
+    waiting: Mutex<HashMap<String, Vec<Wanted>>>,
+}
+
+impl Finder {
+    pub(crate) fn new(config: &KafkaConfig) -> Arc<Self> {
+        Arc::new(Self {
+            config: config.clone(),
+            waiting: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Looks for `key` on `topic` (prefixed) among the records sent within `sent`.
+    pub(crate) async fn find(
+        self: &Arc<Self>,
+        topic: String,
+        key: String,
+        sent: TimeRange,
+    ) -> Answer {
+        let slack = i64::try_from(CLOCK_SLACK.as_millis()).unwrap_or(i64::MAX);
+        let (answer, answered) = oneshot::channel();
+        let wanted = Wanted {
+            key,
+            from: sent.start().map_or(0, |t| t.millis().saturating_sub(slack)),
+            until: sent
+                .end()
+                .map_or(i64::MAX, |t| t.millis().saturating_add(slack)),
+            answer,
+        };
+        let start_pass = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            match waiting.get_mut(&topic) {
+                Some(queue) => {
+                    queue.push(wanted);
+                    false
+                }
+                None => {
+                    waiting.insert(topic.clone(), vec![wanted]);
+                    true
+                }
+            }
+        };
+        if start_pass {
+            let finder = Arc::clone(self);
+            drop(tokio::task::spawn_blocking(move || finder.serve(&topic)));
+        }
+        answered.await.unwrap_or_else(|_| {
+            Err(BusError::Unavailable(
+                "the search of the topic stopped".into(),
+            ))
+        })
+    }
+
+    /// Runs passes over `topic` until no search waits. Blocking.
+    fn serve(&self, topic: &str) {
+        loop {
+            let batch = {
+                let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                let queue = waiting.entry(topic.to_owned()).or_default();
+                if queue.is_empty() {
+                    waiting.remove(topic);
+                    return;
+                }
+                std::mem::take(queue)
+            };
+            let mut batch = batch;
+            let outcome = pass(&self.config, topic, &mut batch);
+            for wanted in batch {
+                let _ = wanted.answer.send(outcome.clone().map(|()| None));
+            }
+        }
+    }
+}
+
+/// One pass over `topic` for the searches in `batch`: those found are answered and removed; the
+/// rest are left for the caller to answer with the outcome (`Ok`: not on the topic).
+fn pass(config: &KafkaConfig, topic: &str, wanted: &mut Vec<Wanted>) -> Result<(), BusError> {
+    let deadline = Instant::now() + config.timeout;
+    let from = wanted.iter().map(|w| w.from).min().unwrap_or(0);
+    let until = wanted.iter().map(|w| w.until).max().unwrap_or(i64::MAX);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set(
+            "group.id",
+            format!("integra-find-{}", integra_domain::Id::generate()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .map_err(|e| BusError::Unavailable(format!("kafka consumer: {e}")))?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), left(deadline)?)
+        .map_err(|e| classify(&e))?;
+    let Some(described) = metadata.topics().first() else {
+        return Ok(());
+    };
+    if described.error().is_some() || described.partitions().is_empty() {
+        // The topic does not exist: nothing was stored on it.
+        return Ok(());
+    }
+    let mut by_time = TopicPartitionList::new();
+    for partition in described.partitions() {
+        by_time
+            .add_partition_offset(topic, partition.id(), Offset::Offset(from))
+            .map_err(|e| classify(&e))?;
+    }
+    let starts = consumer
+        .offsets_for_times(by_time, left(deadline)?)
+        .map_err(|e| classify(&e))?;
+    // Partition → the offset after its last record: where reading it ends.
+    let mut ends: HashMap<i32, i64> = HashMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for element in starts.elements() {
+        let Offset::Offset(start) = element.offset() else {
+            continue; // no record sent at or after `from`
+        };
+        let (_, high) = consumer
+            .fetch_watermarks(topic, element.partition(), left(deadline)?)
+            .map_err(|e| classify(&e))?;
+        if start < high {
+            assignment
+                .add_partition_offset(topic, element.partition(), Offset::Offset(start))
+                .map_err(|e| classify(&e))?;
+            ends.insert(element.partition(), high);
+        }
+    }
+    if ends.is_empty() {
+        return Ok(());
+    }
+    consumer.assign(&assignment).map_err(|e| classify(&e))?;
+    while !ends.is_empty() && !wanted.is_empty() {
+        let Some(polled) = consumer.poll(left(deadline)?.min(Duration::from_millis(200))) else {
+            continue;
+        };
+        let m = match polled {
+            Ok(m) => m,
+            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) => continue,
+            Err(e) => return Err(classify(&e)),
+        };
+        let stamped = m.timestamp().to_millis();
+        if let Some(key) = m
+            .key()
+            .filter(|k| wanted.iter().any(|w| w.matches(k, stamped)))
+        {
+            let (found, rest): (Vec<_>, Vec<_>) = std::mem::take(wanted)
+                .into_iter()
+                .partition(|w| w.matches(key, stamped));
+            *wanted = rest;
+            for w in found {
+                let _ = w.answer.send(Ok(Some(CoordenadasKafka {
+                    topico: topic.to_owned(),
+                    particao: m.partition(),
+                    offset: m.offset(),
+                })));
+            }
+        }
+        let past_range = stamped.is_some_and(|t| t > until);
+        let at_end = ends
+            .get(&m.partition())
+            .is_some_and(|end| m.offset() + 1 >= *end);
+        if past_range || at_end {
+            ends.remove(&m.partition());
+        }
+    }
+    Ok(())
+}
+
+/// The time left before `deadline`.
+fn left(deadline: Instant) -> Result<Duration, BusError> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| BusError::Timeout("the topic could not be searched in time".into()))
+}
