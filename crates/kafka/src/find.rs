@@ -6,7 +6,8 @@
 //! many; Tansu's SQLite engine serves them one at a time). Each pass reads every partition from
 //! the first record stamped at or after the earliest start asked (the broker's time index,
 //! `offsets_for_times`) until a record stamped well after the latest end asked, or the
-//! partition's end.
+//! partition's end. Each partition's last record is read first: when it is older than the
+//! start asked, nothing of the partition is in range (see `pass`).
 //!
 //! A record is stamped (`CreateTime`) by the clock of the instance whose attempt produced it, the
 //! same clock that wrote that attempt's start and end into the message, so the range asked
@@ -17,7 +18,7 @@
 //! `LogAppendTime` is stamped by the broker's clock, which needs the broker and the instances
 //! kept within this slack.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ use integra_domain::{CoordenadasKafka, TimeRange};
 use integra_ports::BusError;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
@@ -49,8 +50,8 @@ struct Wanted {
 
 impl Wanted {
     fn matches(&self, key: &[u8], stamped: Option<i64>) -> bool {
-        // The time index only bounds a pass (Tansu 0.6 answers its start for any time): the
-        // record's own time decides.
+        // The time index only bounds a pass (records of several producers are not stamped in
+        // order, and Tansu's index can answer too early): the record's own time decides.
         self.key.as_bytes() == key && stamped.is_none_or(|t| (self.from..=self.until).contains(&t))
     }
 }
@@ -147,6 +148,7 @@ fn pass(config: &KafkaConfig, topic: &str, wanted: &mut Vec<Wanted>) -> Result<(
         )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
         .set("allow.auto.create.topics", "false")
         .create()
         .map_err(|e| BusError::Unavailable(format!("kafka consumer: {e}")))?;
@@ -169,9 +171,8 @@ fn pass(config: &KafkaConfig, topic: &str, wanted: &mut Vec<Wanted>) -> Result<(
     let starts = consumer
         .offsets_for_times(by_time, left(deadline)?)
         .map_err(|e| classify(&e))?;
-    // Partition → the offset after its last record: where reading it ends.
-    let mut ends: HashMap<i32, i64> = HashMap::new();
-    let mut assignment = TopicPartitionList::new();
+    // Partition → (where reading starts, the offset after its last record).
+    let mut ranges: HashMap<i32, (i64, i64)> = HashMap::new();
     for element in starts.elements() {
         let Offset::Offset(start) = element.offset() else {
             continue; // no record sent at or after `from`
@@ -180,51 +181,116 @@ fn pass(config: &KafkaConfig, topic: &str, wanted: &mut Vec<Wanted>) -> Result<(
             .fetch_watermarks(topic, element.partition(), left(deadline)?)
             .map_err(|e| classify(&e))?;
         if start < high {
-            assignment
-                .add_partition_offset(topic, element.partition(), Offset::Offset(start))
-                .map_err(|e| classify(&e))?;
-            ends.insert(element.partition(), high);
+            ranges.insert(element.partition(), (start, high));
         }
     }
-    if ends.is_empty() {
-        return Ok(());
+    // The last record of each partition first: when it is older than `from`, nothing of the
+    // partition is in range, whatever the time index said (Tansu 0.6 answers offset 0 when every
+    // record is older; its fetch costs what lies between the offset and the end, seconds for a
+    // few thousand records, so reading from there after every outage stalled the broker).
+    let lasts = read_each(
+        &consumer,
+        topic,
+        &ranges,
+        |_, &(_, high)| high - 1,
+        deadline,
+        |m| {
+            let keep = m.timestamp().to_millis().is_none_or(|t| t >= from);
+            (keep, true)
+        },
+    )?;
+    ranges.retain(|partition, _| lasts.contains(partition));
+    // Then each kept partition from its start, until a record stamped after `until` or its end.
+    let mut found: Vec<(usize, CoordenadasKafka)> = Vec::new();
+    read_each(
+        &consumer,
+        topic,
+        &ranges,
+        |_, &(start, _)| start,
+        deadline,
+        |m| {
+            let stamped = m.timestamp().to_millis();
+            if let Some(key) = m.key() {
+                for (i, w) in wanted.iter().enumerate() {
+                    if w.matches(key, stamped) && found.iter().all(|(j, _)| *j != i) {
+                        found.push((
+                            i,
+                            CoordenadasKafka {
+                                topico: topic.to_owned(),
+                                particao: m.partition(),
+                                offset: m.offset(),
+                            },
+                        ));
+                    }
+                }
+            }
+            let done = stamped.is_some_and(|t| t > until) || found.len() == wanted.len();
+            (false, done)
+        },
+    )?;
+    found.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+    for (i, coordinates) in found {
+        let w = wanted.swap_remove(i);
+        let _ = w.answer.send(Ok(Some(coordinates)));
+    }
+    Ok(())
+}
+
+/// Reads each partition of `ranges` from the offset `from_offset` gives it, handing every record
+/// to `visit`, which answers (keep the partition, done with it); a partition is also done at its
+/// end. Answers the partitions kept.
+fn read_each(
+    consumer: &BaseConsumer,
+    topic: &str,
+    ranges: &HashMap<i32, (i64, i64)>,
+    from_offset: impl Fn(&i32, &(i64, i64)) -> i64,
+    deadline: Instant,
+    mut visit: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> (bool, bool),
+) -> Result<HashSet<i32>, BusError> {
+    let mut kept = HashSet::new();
+    if ranges.is_empty() {
+        return Ok(kept);
+    }
+    let mut assignment = TopicPartitionList::new();
+    for (partition, range) in ranges {
+        assignment
+            .add_partition_offset(
+                topic,
+                *partition,
+                Offset::Offset(from_offset(partition, range)),
+            )
+            .map_err(|e| classify(&e))?;
     }
     consumer.assign(&assignment).map_err(|e| classify(&e))?;
-    while !ends.is_empty() && !wanted.is_empty() {
+    let mut open: HashMap<i32, i64> = ranges.iter().map(|(p, (_, high))| (*p, *high)).collect();
+    while !open.is_empty() {
         let Some(polled) = consumer.poll(left(deadline)?.min(Duration::from_millis(200))) else {
             continue;
         };
         let m = match polled {
             Ok(m) => m,
-            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) => continue,
+            // The end came with no record to show (the last offsets can be control records):
+            // the partition is kept, to be read rather than skipped on a guess.
+            Err(KafkaError::PartitionEOF(partition)) => {
+                if open.remove(&partition).is_some() {
+                    kept.insert(partition);
+                }
+                continue;
+            }
             Err(e) => return Err(classify(&e)),
         };
-        let stamped = m.timestamp().to_millis();
-        if let Some(key) = m
-            .key()
-            .filter(|k| wanted.iter().any(|w| w.matches(k, stamped)))
-        {
-            let (found, rest): (Vec<_>, Vec<_>) = std::mem::take(wanted)
-                .into_iter()
-                .partition(|w| w.matches(key, stamped));
-            *wanted = rest;
-            for w in found {
-                let _ = w.answer.send(Ok(Some(CoordenadasKafka {
-                    topico: topic.to_owned(),
-                    particao: m.partition(),
-                    offset: m.offset(),
-                })));
-            }
+        let Some(&end) = open.get(&m.partition()) else {
+            continue;
+        };
+        let (keep, done) = visit(&m);
+        if keep {
+            kept.insert(m.partition());
         }
-        let past_range = stamped.is_some_and(|t| t > until);
-        let at_end = ends
-            .get(&m.partition())
-            .is_some_and(|end| m.offset() + 1 >= *end);
-        if past_range || at_end {
-            ends.remove(&m.partition());
+        if done || m.offset() + 1 >= end {
+            open.remove(&m.partition());
         }
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// The time left before `deadline`.
