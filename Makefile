@@ -3,7 +3,7 @@
 CARGO ?= cargo
 CONFIG ?= config/default.toml
 
-.PHONY: help run build test unit e2e lint fmt services bench clean
+.PHONY: help run build test unit e2e lint fmt services bench soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ fmt: ## Format the code
 
 bench: services ## Run the benchmarks (see BENCHMARKS.md)
 	scripts/bench.sh
+
+soak: ## The chaos soak: 10 minutes of mixed load, Redis and the broker killed and restarted (RELIABILITY.md)
+	scripts/soak.sh
 
 clean: ## Remove build output
 	$(CARGO) clean
