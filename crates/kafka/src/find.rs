@@ -3,7 +3,8 @@
 //!
 //! Searches of one topic are coalesced: after an outage many resends ask at once, and one pass
 //! over the topic answers all that are waiting (a broker serves a few reads much better than
-//! many; Tansu's SQLite engine serves them one at a time). Each pass reads every partition from
+//! many; Tansu's SQLite engine serves them one at a time). What a pass read is kept a while
+//! ([`Scanned`]), so the next pass answers from it and reads on from where it stopped. Each pass reads every partition from
 //! the first record stamped at or after the earliest start asked (the broker's time index,
 //! `offsets_for_times`) until a record stamped well after the latest end asked, or the
 //! partition's end. Each partition's last record is read first: when it is older than the
@@ -56,12 +57,65 @@ impl Wanted {
     }
 }
 
+/// How long what passes over a topic read is kept for the next pass.
+const SCAN_KEPT: Duration = Duration::from_secs(60);
+
+/// At most this many records read are kept per topic; past it, the next pass starts anew.
+const SCAN_MAX_RECORDS: usize = 100_000;
+
+/// A record read: its stamp, partition and offset.
+type Read = (Option<i64>, i32, i64);
+
+/// What earlier passes over a topic read, so that the next pass goes on from where they stopped
+/// instead of reading it all again: after an outage every resend asks about the same stretch of
+/// the topic, and a pass that ran out of time still leaves its progress.
+#[derive(Default)]
+struct Scanned {
+    /// They read each partition from the first record stamped at or after this time (epoch ms).
+    from: i64,
+    /// Partition → the offset after the last record read, all of them read from `from` on.
+    next: HashMap<i32, i64>,
+    /// Every record read: key → (stamp, partition, offset).
+    records: HashMap<Vec<u8>, Vec<Read>>,
+    count: usize,
+    /// When the first of those passes started.
+    since: Option<Instant>,
+}
+
+impl Scanned {
+    fn note(&mut self, key: Option<&[u8]>, stamped: Option<i64>, partition: i32, offset: i64) {
+        self.next.insert(partition, offset + 1);
+        if let Some(key) = key {
+            if self.count < SCAN_MAX_RECORDS {
+                self.count += 1;
+                self.records
+                    .entry(key.to_vec())
+                    .or_default()
+                    .push((stamped, partition, offset));
+            }
+        }
+    }
+
+    fn find(&self, wanted: &Wanted) -> Option<(i32, i64)> {
+        self.records
+            .get(wanted.key.as_bytes())?
+            .iter()
+            .find_map(|&(stamped, partition, offset)| {
+                wanted
+                    .matches(wanted.key.as_bytes(), stamped)
+                    .then_some((partition, offset))
+            })
+    }
+}
+
 /// Searches topics, one pass per topic at a time.
 pub(crate) struct Finder {
     config: KafkaConfig,
     /// Topic → the searches waiting for its next pass. A topic is present while a pass over it
     /// runs.
     waiting: Mutex<HashMap<String, Vec<Wanted>>>,
+    /// Topic → what its passes read.
+    scanned: Mutex<HashMap<String, Scanned>>,
 }
 
 impl Finder {
@@ -69,6 +123,7 @@ impl Finder {
         Arc::new(Self {
             config: config.clone(),
             waiting: Mutex::new(HashMap::new()),
+            scanned: Mutex::new(HashMap::new()),
         })
     }
 
@@ -126,7 +181,19 @@ impl Finder {
                 std::mem::take(queue)
             };
             let mut batch = batch;
-            let outcome = pass(&self.config, topic, &mut batch);
+            let mut scanned = self
+                .scanned
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(topic)
+                .unwrap_or_default();
+            let outcome = pass(&self.config, topic, &mut batch, &mut scanned);
+            if outcome.is_ok() || scanned.since.is_some() {
+                self.scanned
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(topic.to_owned(), scanned);
+            }
             for wanted in batch {
                 let _ = wanted.answer.send(outcome.clone().map(|()| None));
             }
@@ -136,10 +203,28 @@ impl Finder {
 
 /// One pass over `topic` for the searches in `batch`: those found are answered and removed; the
 /// rest are left for the caller to answer with the outcome (`Ok`: not on the topic).
-fn pass(config: &KafkaConfig, topic: &str, wanted: &mut Vec<Wanted>) -> Result<(), BusError> {
-    let deadline = Instant::now() + config.timeout;
+fn pass(
+    config: &KafkaConfig,
+    topic: &str,
+    wanted: &mut Vec<Wanted>,
+    scanned: &mut Scanned,
+) -> Result<(), BusError> {
+    let started = Instant::now();
+    let deadline = started + config.timeout;
     let from = wanted.iter().map(|w| w.from).min().unwrap_or(0);
     let until = wanted.iter().map(|w| w.until).max().unwrap_or(i64::MAX);
+    // What earlier passes read serves when they read from no later than this one must.
+    let usable = scanned
+        .since
+        .is_some_and(|since| since.elapsed() < SCAN_KEPT)
+        && scanned.from <= from;
+    if !usable {
+        *scanned = Scanned {
+            from,
+            since: Some(started),
+            ..Scanned::default()
+        };
+    }
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set(
@@ -200,9 +285,42 @@ fn pass(config: &KafkaConfig, topic: &str, wanted: &mut Vec<Wanted>) -> Result<(
         },
     )?;
     ranges.retain(|partition, _| lasts.contains(partition));
-    // Then each kept partition from its start, until a record stamped after `until` or its end.
-    let mut found: Vec<(usize, CoordenadasKafka)> = Vec::new();
-    read_each(
+    // A partition whose end is behind what was read of it lost records (a broker that came back
+    // empty): what was read is forgotten.
+    if ranges
+        .iter()
+        .any(|(p, &(_, high))| scanned.next.get(p).is_some_and(|&next| next > high))
+    {
+        *scanned = Scanned {
+            from,
+            since: Some(started),
+            ..Scanned::default()
+        };
+    }
+    let mut found: Vec<(usize, CoordenadasKafka)> = wanted
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| {
+            let (particao, offset) = scanned.find(w)?;
+            Some((
+                i,
+                CoordenadasKafka {
+                    topico: topic.to_owned(),
+                    particao,
+                    offset,
+                },
+            ))
+        })
+        .collect();
+    // Then each kept partition from its start, or from where earlier passes stopped, until a
+    // record stamped after `until` or its end.
+    for (partition, (start, _)) in &mut ranges {
+        if let Some(&next) = scanned.next.get(partition) {
+            *start = (*start).max(next);
+        }
+    }
+    ranges.retain(|_, &mut (start, high)| start < high);
+    let outcome = read_each(
         &consumer,
         topic,
         &ranges,
@@ -210,6 +328,7 @@ fn pass(config: &KafkaConfig, topic: &str, wanted: &mut Vec<Wanted>) -> Result<(
         deadline,
         |m| {
             let stamped = m.timestamp().to_millis();
+            scanned.note(m.key(), stamped, m.partition(), m.offset());
             if let Some(key) = m.key() {
                 for (i, w) in wanted.iter().enumerate() {
                     if w.matches(key, stamped) && found.iter().all(|(j, _)| *j != i) {
@@ -227,13 +346,13 @@ fn pass(config: &KafkaConfig, topic: &str, wanted: &mut Vec<Wanted>) -> Result<(
             let done = stamped.is_some_and(|t| t > until) || found.len() == wanted.len();
             (false, done)
         },
-    )?;
+    );
     found.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
     for (i, coordinates) in found {
         let w = wanted.swap_remove(i);
         let _ = w.answer.send(Ok(Some(coordinates)));
     }
-    Ok(())
+    outcome.map(drop)
 }
 
 /// Reads each partition of `ranges` from the offset `from_offset` gives it, handing every record
@@ -299,4 +418,33 @@ fn left(deadline: Instant) -> Result<Duration, BusError> {
         .checked_duration_since(Instant::now())
         .filter(|d| !d.is_zero())
         .ok_or_else(|| BusError::Timeout("the topic could not be searched in time".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(key: &str, from: i64, until: i64) -> Wanted {
+        Wanted {
+            key: key.into(),
+            from,
+            until,
+            answer: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn what_a_pass_read_answers_a_later_search_only_within_its_range() {
+        let mut scanned = Scanned::default();
+        scanned.note(Some(b"k"), Some(1_000), 2, 7);
+        scanned.note(None, Some(1_001), 2, 8);
+        assert_eq!(
+            scanned.next.get(&2),
+            Some(&9),
+            "the next pass goes on after both"
+        );
+        assert_eq!(scanned.find(&wanted("k", 900, 1_100)), Some((2, 7)));
+        assert_eq!(scanned.find(&wanted("k", 1_001, 2_000)), None);
+        assert_eq!(scanned.find(&wanted("other", 0, i64::MAX)), None);
+    }
 }
