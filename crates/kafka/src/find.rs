@@ -25,14 +25,13 @@ use std::time::{Duration, Instant};
 
 use integra_domain::{CoordenadasKafka, TimeRange};
 use integra_ports::BusError;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-use crate::{classify, KafkaConfig};
+use crate::{classify, reader_config, KafkaConfig};
 
 /// How far a record's time may stray outside the range asked: NTP keeps hosts within
 /// milliseconds of each other.
@@ -225,16 +224,8 @@ fn pass(
             ..Scanned::default()
         };
     }
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
-        .set(
-            "group.id",
-            format!("integra-find-{}", integra_domain::Id::generate()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
+    let consumer: BaseConsumer = reader_config(config, "find")
         .set("enable.partition.eof", "true")
-        .set("allow.auto.create.topics", "false")
         .create()
         .map_err(|e| BusError::Unavailable(format!("kafka consumer: {e}")))?;
     let metadata = consumer

@@ -90,6 +90,22 @@ fn blocking_failed(e: tokio::task::JoinError) -> BusError {
     BusError::Unavailable(format!("kafka client task failed: {e}"))
 }
 
+/// A consumer's configuration for reading by hand: a group of its own (`integra-{purpose}-{id}`)
+/// that never commits, and no topic created by asking for it.
+fn reader_config(config: &KafkaConfig, purpose: &str) -> rdkafka::config::ClientConfig {
+    let mut reader = rdkafka::config::ClientConfig::new();
+    reader
+        .set("bootstrap.servers", &config.brokers)
+        .set(
+            "group.id",
+            format!("integra-{purpose}-{}", integra_domain::Id::generate()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("allow.auto.create.topics", "false");
+    reader
+}
+
 /// Whether the broker said the topic does not exist.
 fn unknown_topic(e: &KafkaError) -> bool {
     matches!(

@@ -19,13 +19,11 @@ use std::time::Duration;
 
 use futures_util::stream;
 use integra_ports::{BusError, Inbound, Subscription};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::{blocking_failed, classify, KafkaConfig};
+use crate::{blocking_failed, classify, reader_config, unknown_topic, KafkaConfig};
 
 /// How often a subscription checks that its topic is still the one it assigned.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -50,34 +48,14 @@ impl Owned {
     }
 }
 
-/// Whether an error of the consumer means its topic or partition no longer exists.
-fn topic_gone(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::UnknownTopicOrPartition
-                | RDKafkaErrorCode::UnknownTopic
-                | RDKafkaErrorCode::UnknownPartition
-        )
-    )
-}
-
 /// Subscribes to `topic` (already prefixed and created).
 pub(crate) async fn fan_out(config: &KafkaConfig, topic: String) -> Result<Subscription, BusError> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
-        .set(
-            "group.id",
-            format!("integra-fanout-{}", integra_domain::Id::generate()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
+    let consumer: StreamConsumer = reader_config(config, "fanout")
         .set("enable.partition.eof", "false")
         .set("fetch.wait.max.ms", "50")
         // An offset past the end means the topic was recreated (a broker that came back empty):
         // everything in the new one is new.
         .set("auto.offset.reset", "earliest")
-        .set("allow.auto.create.topics", "false")
         .set("reconnect.backoff.max.ms", "2000")
         .create()
         .map_err(|e| BusError::Unavailable(format!("kafka consumer: {e}")))?;
@@ -119,7 +97,7 @@ pub(crate) async fn fan_out(config: &KafkaConfig, topic: String) -> Result<Subsc
                             drop(m);
                             return Some((inbound, state));
                         }
-                        Err(e) if topic_gone(&e) => {
+                        Err(e) if unknown_topic(&e) => {
                             tracing::warn!(error = %e, "kafka subscription lost its topic; it ends");
                             return None;
                         }
@@ -167,7 +145,7 @@ fn topic_changed(consumer: &StreamConsumer, timeout: Duration) -> Option<String>
     let topic = elements.first()?.topic().to_owned();
     let metadata = match consumer.fetch_metadata(Some(&topic), timeout) {
         Ok(metadata) => metadata,
-        Err(e) if topic_gone(&e) => return Some(format!("topic {topic} is gone")),
+        Err(e) if unknown_topic(&e) => return Some(format!("topic {topic} is gone")),
         Err(_) => return None,
     };
     let described = metadata.topics().first()?;
@@ -195,7 +173,7 @@ fn topic_changed(consumer: &StreamConsumer, timeout: Duration) -> Option<String>
                     element.partition()
                 ));
             }
-            Err(e) if topic_gone(&e) => return Some(format!("topic {topic} is gone")),
+            Err(e) if unknown_topic(&e) => return Some(format!("topic {topic} is gone")),
             _ => {}
         }
     }

@@ -382,8 +382,11 @@ async fn a_resend_after_an_unanswered_attempt_that_was_stored_publishes_nothing_
     assert_eq!(bus.published().len(), 1, "published once");
 }
 
-#[tokio::test]
-async fn a_resend_that_cannot_search_the_bus_fails_and_publishes_nothing() {
+/// A store holding a message in `ERRO` after an attempt that got no answer: the resend claims it
+/// (`PROCESSANDO`), then stores one outcome, which must satisfy `outcome`.
+fn store_for_a_resend(
+    outcome: impl Fn(&Mensagem) -> bool + Send + 'static,
+) -> MockRecords<Mensagem> {
     let mut store = MockRecords::<Mensagem>::new();
     store
         .expect_insert()
@@ -396,13 +399,19 @@ async fn a_resend_that_cannot_search_the_bus_fails_and_publishes_nothing() {
     store
         .expect_replace()
         .times(1)
-        .withf(|m, _| {
-            m.status == StatusMensagem::Erro
-                && m.erro
-                    .as_deref()
-                    .is_some_and(|e| e.contains("earlier attempt"))
-        })
+        .withf(move |m, _| outcome(m))
         .returning(|_, _| Ok(Replaced::Done(Revision(5))));
+    store
+}
+
+#[tokio::test]
+async fn a_resend_that_cannot_search_the_bus_fails_and_publishes_nothing() {
+    let store = store_for_a_resend(|m| {
+        m.status == StatusMensagem::Erro
+            && m.erro
+                .as_deref()
+                .is_some_and(|e| e.contains("earlier attempt"))
+    });
     let mut bus = MockBus::new();
     bus.expect_find()
         .returning(|_, _, _| Err(BusError::Unavailable("broker down".into())));
@@ -460,19 +469,7 @@ async fn lists_are_filtered_and_paged_newest_first() {
 
 #[tokio::test]
 async fn a_resend_searches_and_publishes_within_one_publish_timeout() {
-    let mut store = MockRecords::<Mensagem>::new();
-    store
-        .expect_insert()
-        .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Erro, 0))));
-    store.expect_replace().returning(|m, _| {
-        Ok(Replaced::Done(Revision(
-            if m.status == StatusMensagem::Processando {
-                4
-            } else {
-                5
-            },
-        )))
-    });
+    let store = store_for_a_resend(|m| m.status == StatusMensagem::Concluida);
     let mut bus = MockBus::new();
     bus.expect_find().times(1).returning(|_, _, _| {
         std::thread::sleep(Duration::from_millis(60));
@@ -492,20 +489,7 @@ async fn a_resend_searches_and_publishes_within_one_publish_timeout() {
 
 #[tokio::test]
 async fn a_resend_whose_search_leaves_no_time_fails_as_a_timeout_and_publishes_nothing() {
-    let mut store = MockRecords::<Mensagem>::new();
-    store
-        .expect_insert()
-        .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Erro, 0))));
-    store
-        .expect_replace()
-        .times(1)
-        .withf(|m, _| m.status == StatusMensagem::Processando)
-        .returning(|_, _| Ok(Replaced::Done(Revision(4))));
-    store
-        .expect_replace()
-        .times(1)
-        .withf(|m, _| m.status == StatusMensagem::Erro)
-        .returning(|_, _| Ok(Replaced::Done(Revision(5))));
+    let store = store_for_a_resend(|m| m.status == StatusMensagem::Erro);
     let mut bus = MockBus::new();
     bus.expect_find().times(1).returning(|_, _, _| {
         std::thread::sleep(Duration::from_millis(195));

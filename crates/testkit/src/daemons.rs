@@ -39,60 +39,42 @@ impl Daemon {
             "--appendonly",
             "no",
         ];
-        Self::spawn(port, command.iter().map(ToString::to_string).collect()).await
+        Self::spawn(
+            port,
+            command.iter().map(ToString::to_string).collect(),
+            None,
+        )
+        .await
     }
 
     /// A private Tansu broker, in memory.
     pub async fn tansu() -> Self {
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let command = vec![
-            tansu_binary(),
-            "broker".into(),
-            "--listener-url".into(),
-            url.clone(),
-            "--advertised-listener-url".into(),
-            url,
-            "--storage-engine".into(),
-            "memory://tansu/".into(),
-        ];
-        Self::spawn(port, command).await
+        Self::spawn(
+            port,
+            tansu_command(tansu_binary(), port, "memory://tansu/"),
+            None,
+        )
+        .await
     }
 
     /// A private Tansu broker that keeps its data in SQLite (`tansu.db` in a directory of its
     /// own): what it acknowledged survives `kill -9` and a restart. It creates no topic by itself.
     pub async fn tansu_durable() -> Self {
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
         let dir = std::env::temp_dir().join(format!("integra-tansu-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let command = vec![
-            durable_tansu_binary(),
-            "broker".into(),
-            "--listener-url".into(),
-            url.clone(),
-            "--advertised-listener-url".into(),
-            url,
-            "--storage-engine".into(),
-            // Relative to the working directory: Tansu 0.6 misreads `sqlite:///absolute/path`.
-            "sqlite://tansu.db".into(),
-        ];
-        let mut daemon = Self {
-            port,
-            child: None,
-            command,
-            dir: Some(dir),
-        };
-        daemon.start().await;
-        daemon
+        // Relative to the working directory: Tansu 0.6 misreads `sqlite:///absolute/path`.
+        let command = tansu_command(durable_tansu_binary(), port, "sqlite://tansu.db");
+        Self::spawn(port, command, Some(dir)).await
     }
 
-    async fn spawn(port: u16, command: Vec<String>) -> Self {
+    async fn spawn(port: u16, command: Vec<String>, dir: Option<PathBuf>) -> Self {
         let mut daemon = Self {
             port,
             child: None,
             command,
-            dir: None,
+            dir,
         };
         daemon.start().await;
         daemon
@@ -241,4 +223,19 @@ pub fn unique_prefix() -> String {
         salt & 0xffff_ffff,
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// `tansu broker` listening on (and advertising) `port`, storing with `storage`.
+fn tansu_command(binary: String, port: u16, storage: &str) -> Vec<String> {
+    let url = format!("tcp://127.0.0.1:{port}");
+    vec![
+        binary,
+        "broker".into(),
+        "--listener-url".into(),
+        url.clone(),
+        "--advertised-listener-url".into(),
+        url,
+        "--storage-engine".into(),
+        storage.into(),
+    ]
 }
