@@ -14,11 +14,12 @@ run: ## Build (release) and start the server on the embedded backends (CONFIG=pa
 build: ## Build every crate and the server
 	$(CARGO) build --workspace --all-targets
 
-test: services ## Run every test: units, behaviour suites on memory/Redis/Kafka, end to end, the example
+test: services ## Run every test: units, behaviour suites on every engine, end to end (twice: embedded, secured), the example
 	$(CARGO) test --workspace --no-fail-fast
+	INTEGRA_TEST_ENGINES=secured $(CARGO) test -p integra-tests --test e2e -- messages:: alerts:: metrics::
 	$(CARGO) run -q -p integra-services --example embed
 
-services: ## Start Redis and the Kafka-compatible broker (Tansu) for the tests, installing them if missing
+services: ## Start what the tests need (Redis: single, cluster, TLS; Tansu: plain, TLS, SASL), installing what is missing
 	scripts/services.sh
 
 lint: ## rustfmt, clippy and rustdoc (warnings denied), and the import graph, as CI runs them

@@ -15,11 +15,16 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// Its `bus.topic_prefix`.
+    topic_prefix: String,
     stop: Option<oneshot::Sender<()>>,
 }
 
 /// Builds and runs the server with the built-in defaults on a free port and two workers, after
 /// `configure` changed what the test needs. With `INTEGRA_TEST_LOGS` set, its logs are shown.
+/// With `INTEGRA_TEST_ENGINES=secured`, the defaults are the secured engines instead of the
+/// embedded ones (see [`on_secured_engines`]): `make test` runs the message, alert and metric
+/// suites so.
 pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
     if let Ok(filter) = std::env::var("INTEGRA_TEST_LOGS") {
         let _ = tracing_subscriber::fmt()
@@ -29,6 +34,9 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::defaults().unwrap();
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
+    if std::env::var("INTEGRA_TEST_ENGINES").is_ok_and(|e| e == "secured") {
+        on_secured_engines(&mut settings, &unique_prefix());
+    }
     configure(&mut settings);
     let app = Application::build(&settings)
         .await
@@ -40,11 +48,45 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }));
     TestApp {
         base,
+        topic_prefix: settings.bus.topic_prefix.clone(),
         stop: Some(stop),
     }
 }
 
+/// The password of the ACL user on the TLS Redis and of the SASL user on the broker that
+/// `scripts/services.sh` starts.
+pub const TEST_PASSWORD: &str = "integra-test-password";
+
+/// [`integra_testkit::tls_file`] as a setting's text.
+pub fn tls_setting(name: &str) -> String {
+    tls_file(name).to_string_lossy().into_owned()
+}
+
+/// Settings for the secured and distributed engines `scripts/services.sh` starts: the
+/// three-master Redis Cluster, and Kafka with SASL (SCRAM-SHA-512) over TLS, the CA given by
+/// file; keys and topics under `prefix`.
+pub fn on_secured_engines(settings: &mut Settings, prefix: &str) {
+    use integra_server::settings::{RedisMode, SaslMechanism, SecurityProtocol};
+    settings.store.backend = StoreBackend::Redis;
+    settings.store.mode = RedisMode::Cluster;
+    settings.store.url = "redis://127.0.0.1:7001,redis://127.0.0.1:7002".into();
+    settings.store.key_prefix = prefix.to_owned();
+    settings.bus.backend = BusBackend::Kafka;
+    settings.bus.brokers = "127.0.0.1:9095".into();
+    settings.bus.topic_prefix = prefix.to_owned();
+    settings.bus.security_protocol = SecurityProtocol::SaslSsl;
+    settings.bus.sasl_mechanism = SaslMechanism::ScramSha512;
+    settings.bus.sasl_username = "integra".into();
+    settings.bus.sasl_password = TEST_PASSWORD.into();
+    settings.bus.ssl_ca_file = tls_setting("ca.pem");
+}
+
 impl TestApp {
+    /// The name the bus gives `topic` (after `bus.topic_prefix`).
+    pub fn topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.topic_prefix)
+    }
+
     /// The URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

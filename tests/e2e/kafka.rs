@@ -14,7 +14,7 @@ use serde_json::json;
 pub(crate) async fn start(brokers: &str, prefix: &str) -> TestApp {
     let server = spawn_app(|s| {
         s.store.backend = StoreBackend::Redis;
-        s.store.url = shared_redis_url();
+        s.store.url = shared_redis_url().into();
         s.store.key_prefix = prefix.to_owned();
         s.bus.backend = BusBackend::Kafka;
         s.bus.brokers = brokers.to_owned();
@@ -30,10 +30,9 @@ pub(crate) async fn start(brokers: &str, prefix: &str) -> TestApp {
 
 async fn subscribe(prefix: &str, topic: &str) -> integra_ports::Subscription {
     let config = KafkaConfig {
-        brokers: shared_brokers(),
         topic_prefix: prefix.into(),
         timeout: Duration::from_secs(10),
-        linger: Duration::from_millis(5),
+        ..KafkaConfig::plaintext(shared_brokers())
     };
     KafkaBus::new(&config)
         .unwrap()

@@ -14,4 +14,5 @@ mod messages;
 mod metrics;
 mod operations;
 mod redis;
+mod secured;
 mod websocket;

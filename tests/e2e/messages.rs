@@ -13,7 +13,7 @@ async fn a_message_is_published_and_answered_201_with_its_location() {
         Some(format!("/messages/{id}").as_str())
     );
     assert_eq!(r.json["status"], "CONCLUIDA");
-    assert_eq!(r.json["kafka"]["topico"], "messages.email");
+    assert_eq!(r.json["kafka"]["topico"], s.topic("messages.email"));
     assert_eq!(r.json["metadados"]["campanha"], "natal");
     assert!(r.json["criado_em"].as_str().unwrap().ends_with('Z'));
     let got = get(&s.url(&format!("/messages/{id}"))).await;

@@ -9,7 +9,7 @@ use serde_json::json;
 async fn start(url: &str, prefix: &str) -> TestApp {
     spawn_app(|s| {
         s.store.backend = StoreBackend::Redis;
-        s.store.url = url.to_owned();
+        s.store.url = url.into();
         s.store.key_prefix = prefix.to_owned();
     })
     .await
@@ -146,10 +146,8 @@ async fn two_services_sharing_one_redis_publish_each_id_once() {
     let mut services = Vec::new();
     for _ in 0..2 {
         let config = RedisConfig {
-            url: shared_redis_url(),
             key_prefix: prefix.clone(),
-            ttl: None,
-            command_timeout: Duration::from_secs(2),
+            ..RedisConfig::standalone(shared_redis_url())
         };
         let store: Arc<dyn integra_ports::Store> =
             Arc::new(RedisStore::new(RedisEngine::connect(config).await.unwrap()));

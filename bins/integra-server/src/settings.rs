@@ -2,14 +2,18 @@
 //! `INTEGRA_CONFIG`, then `INTEGRA__SECTION__KEY` environment variables (lists comma-separated).
 //! Later layers win. Unknown keys and invalid values stop start-up with a message naming the key.
 
+use std::collections::BTreeMap;
 use std::net::ToSocketAddrs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
 use integra_http::HttpSettings;
-use integra_kafka::KafkaConfig;
+use integra_kafka::{KafkaConfig, Sasl, Security};
+pub use integra_kafka::{SaslMechanism, SecurityProtocol};
+use integra_ports::Secret;
 use integra_redis::RedisConfig;
+pub use integra_redis::RedisMode;
 use integra_services::{HubConfig, MetricsConfig, PublishConfig};
 use serde::Deserialize;
 
@@ -83,9 +87,14 @@ pub enum StoreBackend {
 pub struct StoreSettings {
     /// `memory` or `redis`.
     pub backend: StoreBackend,
-    /// Redis URL.
-    pub url: String,
-    /// Put in front of every Redis key.
+    /// `redis://` or `rediss://` (TLS), with `user:password@` for an ACL user; in cluster mode,
+    /// seed nodes as comma-separated URLs. Never printed: it may hold a password.
+    pub url: Secret,
+    /// `standalone` or `cluster`.
+    pub mode: RedisMode,
+    /// PEM file of the CA that signed the Redis servers' certificates; empty: the system's roots.
+    pub tls_ca_file: String,
+    /// Put in front of every Redis key; no `{` or `}`.
     pub key_prefix: String,
     /// Records expire this long after their last write; 0 keeps them.
     pub ttl_secs: u64,
@@ -117,6 +126,22 @@ pub struct BusSettings {
     pub timeout_ms: u64,
     /// How long the producer waits to batch records.
     pub linger_ms: u64,
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub security_protocol: SecurityProtocol,
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`, with a SASL protocol.
+    pub sasl_mechanism: SaslMechanism,
+    /// The SASL user, with a SASL protocol.
+    pub sasl_username: String,
+    /// The SASL password, with a SASL protocol. Never printed.
+    pub sasl_password: Secret,
+    /// PEM file of the CA that signed the brokers' certificates; empty: the system's roots.
+    pub ssl_ca_file: String,
+    /// PEM client certificate (mTLS); empty: none.
+    pub ssl_cert_file: String,
+    /// PEM private key of the client certificate; empty: none.
+    pub ssl_key_file: String,
+    /// Raw librdkafka properties for anything else, set on every Kafka client.
+    pub librdkafka: BTreeMap<String, String>,
 }
 
 /// `[metrics]`
@@ -269,14 +294,11 @@ impl Settings {
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return invalid(key, "must be greater than 0");
         }
-        if self.store.backend == StoreBackend::Redis
-            && !self.store.url.starts_with("redis://")
-            && !self.store.url.starts_with("rediss://")
-        {
-            return invalid("store.url", "must be a redis:// or rediss:// URL");
+        if self.store.backend == StoreBackend::Redis {
+            self.store.validate()?;
         }
-        if self.bus.backend == BusBackend::Kafka && self.bus.brokers.trim().is_empty() {
-            return invalid("bus.brokers", "must name at least one broker");
+        if self.bus.backend == BusBackend::Kafka {
+            self.bus.validate()?;
         }
         if self.auth.api_keys.iter().any(|k| k.trim().is_empty()) {
             return invalid("auth.api_keys", "keys must not be empty");
@@ -328,12 +350,80 @@ impl StoreSettings {
     pub fn redis(&self) -> RedisConfig {
         RedisConfig {
             url: self.url.clone(),
+            mode: self.mode,
+            tls_ca_file: file(&self.tls_ca_file),
             key_prefix: self.key_prefix.clone(),
             ttl: self.ttl(),
             command_timeout: Duration::from_secs(2),
         }
     }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let urls: Vec<&str> = self.url.expose().split(',').map(str::trim).collect();
+        // The reasons never quote the URL: it may hold a password.
+        if urls
+            .iter()
+            .any(|u| !u.starts_with("redis://") && !u.starts_with("rediss://"))
+        {
+            return invalid("store.url", "must be a redis:// or rediss:// URL");
+        }
+        if self.mode == RedisMode::Standalone && urls.len() > 1 {
+            return invalid(
+                "store.url",
+                "lists several URLs, which is for store.mode = \"cluster\"",
+            );
+        }
+        if self.key_prefix.contains(['{', '}']) {
+            return invalid(
+                "store.key_prefix",
+                "must not contain `{` or `}`: the store places its own hash tags",
+            );
+        }
+        if !self.tls_ca_file.is_empty() {
+            if !urls.iter().all(|u| u.starts_with("rediss://")) {
+                return invalid(
+                    "store.tls_ca_file",
+                    "is set, but store.url is not rediss://",
+                );
+            }
+            readable("store.tls_ca_file", &self.tls_ca_file)?;
+        }
+        Ok(())
+    }
 }
+
+/// A file setting: empty is none.
+fn file(path: &str) -> Option<PathBuf> {
+    (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+fn invalid(key: &'static str, reason: &str) -> Result<(), SettingsError> {
+    Err(SettingsError::Invalid {
+        key,
+        reason: reason.to_owned(),
+    })
+}
+
+/// A file the server must read at start-up.
+fn readable(key: &'static str, path: &str) -> Result<(), SettingsError> {
+    match std::fs::File::open(Path::new(path)) {
+        Ok(_) => Ok(()),
+        Err(e) => invalid(key, &format!("cannot read `{path}`: {e}")),
+    }
+}
+
+/// librdkafka properties that have a setting of their own.
+const OWN_SETTINGS: [(&str, &str); 9] = [
+    ("bootstrap.servers", "bus.brokers"),
+    ("security.protocol", "bus.security_protocol"),
+    ("sasl.mechanism", "bus.sasl_mechanism"),
+    ("sasl.mechanisms", "bus.sasl_mechanism"),
+    ("sasl.username", "bus.sasl_username"),
+    ("sasl.password", "bus.sasl_password"),
+    ("ssl.ca.location", "bus.ssl_ca_file"),
+    ("ssl.certificate.location", "bus.ssl_cert_file"),
+    ("ssl.key.location", "bus.ssl_key_file"),
+];
 
 impl BusSettings {
     /// How every publish is bounded.
@@ -348,7 +438,80 @@ impl BusSettings {
             topic_prefix: self.topic_prefix.clone(),
             timeout: Duration::from_millis(self.timeout_ms),
             linger: Duration::from_millis(self.linger_ms),
+            security: Security {
+                protocol: self.security_protocol,
+                sasl: self.security_protocol.uses_sasl().then(|| Sasl {
+                    mechanism: self.sasl_mechanism,
+                    username: self.sasl_username.clone(),
+                    password: self.sasl_password.clone(),
+                }),
+                ssl_ca_file: file(&self.ssl_ca_file),
+                ssl_cert_file: file(&self.ssl_cert_file),
+                ssl_key_file: file(&self.ssl_key_file),
+            },
+            librdkafka: self.librdkafka.clone(),
         }
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.brokers.trim().is_empty() {
+            return invalid("bus.brokers", "must name at least one broker");
+        }
+        let protocol = self.security_protocol;
+        if protocol.uses_sasl() {
+            if self.sasl_username.is_empty() {
+                return invalid(
+                    "bus.sasl_username",
+                    "must be set with a SASL security_protocol",
+                );
+            }
+            if self.sasl_password.is_empty() {
+                return invalid(
+                    "bus.sasl_password",
+                    "must be set with a SASL security_protocol",
+                );
+            }
+        } else if !self.sasl_username.is_empty() || !self.sasl_password.is_empty() {
+            let key = if self.sasl_username.is_empty() {
+                "bus.sasl_password"
+            } else {
+                "bus.sasl_username"
+            };
+            return invalid(
+                key,
+                "is set, but bus.security_protocol is not sasl_plaintext or sasl_ssl",
+            );
+        }
+        let files = [
+            ("bus.ssl_ca_file", &self.ssl_ca_file),
+            ("bus.ssl_cert_file", &self.ssl_cert_file),
+            ("bus.ssl_key_file", &self.ssl_key_file),
+        ];
+        for (key, path) in files {
+            if path.is_empty() {
+                continue;
+            }
+            if !protocol.uses_tls() {
+                return invalid(
+                    key,
+                    "is set, but bus.security_protocol is not ssl or sasl_ssl",
+                );
+            }
+            readable(key, path)?;
+        }
+        if self.ssl_cert_file.is_empty() != self.ssl_key_file.is_empty() {
+            return invalid("bus.ssl_key_file", "and bus.ssl_cert_file go together");
+        }
+        if let Some((property, key)) = OWN_SETTINGS
+            .iter()
+            .find(|(property, _)| self.librdkafka.contains_key(*property))
+        {
+            return invalid(
+                "bus.librdkafka",
+                &format!("`{property}` has a setting of its own: {key}"),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -481,5 +644,70 @@ mod tests {
         let f = file("[server]\nbind = \"nowhere\"\n");
         let e = Settings::load(Some(f.0.clone())).unwrap_err().to_string();
         assert!(e.contains("server.bind"), "{e}");
+    }
+
+    #[test]
+    fn secured_engines_load_from_a_file_with_librdkafka_properties_passed_through() {
+        let f = file(concat!(
+            "[store]\nbackend = \"redis\"\nmode = \"cluster\"\n",
+            "url = \"redis://a:7001,redis://b:7002\"\n",
+            "[bus]\nbackend = \"kafka\"\nsecurity_protocol = \"sasl_ssl\"\n",
+            "sasl_mechanism = \"SCRAM-SHA-512\"\nsasl_username = \"ana\"\n",
+            "sasl_password = \"hunter2\"\n",
+            "[bus.librdkafka]\n\"socket.keepalive.enable\" = \"true\"\n\"queue.buffering.max.kbytes\" = 2048\n",
+        ));
+        let s = Settings::load(Some(f.0.clone())).unwrap();
+        assert_eq!(s.store.mode, RedisMode::Cluster);
+        let kafka = s.bus.kafka();
+        assert_eq!(kafka.security.protocol, SecurityProtocol::SaslSsl);
+        let sasl = kafka.security.sasl.as_ref().unwrap();
+        assert_eq!(
+            (
+                sasl.mechanism,
+                sasl.username.as_str(),
+                sasl.password.expose()
+            ),
+            (SaslMechanism::ScramSha512, "ana", "hunter2")
+        );
+        assert_eq!(
+            kafka
+                .librdkafka
+                .get("socket.keepalive.enable")
+                .map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(
+            kafka
+                .librdkafka
+                .get("queue.buffering.max.kbytes")
+                .map(String::as_str),
+            Some("2048")
+        );
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secured_settings_that_cannot_work_name_their_key_and_never_the_password() {
+        let cases = [
+            ("[bus]\nbackend = \"kafka\"\nsecurity_protocol = \"sasl_ssl\"\nsasl_password = \"hunter2\"\n", "bus.sasl_username"),
+            ("[bus]\nbackend = \"kafka\"\nsecurity_protocol = \"sasl_ssl\"\nsasl_username = \"ana\"\n", "bus.sasl_password"),
+            ("[bus]\nbackend = \"kafka\"\nsasl_username = \"ana\"\nsasl_password = \"hunter2\"\n", "bus.sasl_username"),
+            ("[bus]\nbackend = \"kafka\"\nsecurity_protocol = \"ssl\"\nssl_ca_file = \"/no/such/ca.pem\"\n", "bus.ssl_ca_file"),
+            ("[bus]\nbackend = \"kafka\"\nssl_ca_file = \"/etc/hostname\"\n", "bus.ssl_ca_file"),
+            ("[bus]\nbackend = \"kafka\"\nsecurity_protocol = \"ssl\"\nssl_cert_file = \"/etc/hostname\"\n", "bus.ssl_key_file"),
+            ("[bus]\nbackend = \"kafka\"\nsecurity_protocol = \"sasl_ssl\"\nsasl_mechanism = \"GSSAPI\"\n", "bus.sasl_mechanism"),
+            ("[bus]\nbackend = \"kafka\"\n[bus.librdkafka]\n\"sasl.password\" = \"hunter2\"\n", "bus.librdkafka"),
+            ("[store]\nbackend = \"redis\"\nurl = \"http://ana:hunter2@x\"\n", "store.url"),
+            ("[store]\nbackend = \"redis\"\nurl = \"redis://:hunter2@a,redis://b\"\n", "store.url"),
+            ("[store]\nbackend = \"redis\"\nmode = \"sharded\"\n", "store.mode"),
+            ("[store]\nbackend = \"redis\"\nkey_prefix = \"{integra}:\"\n", "store.key_prefix"),
+            ("[store]\nbackend = \"redis\"\ntls_ca_file = \"/etc/hostname\"\n", "store.tls_ca_file"),
+        ];
+        for (text, key) in cases {
+            let f = file(text);
+            let e = Settings::load(Some(f.0.clone())).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+            assert!(!e.contains("hunter2"), "{key}: {e}");
+        }
     }
 }

@@ -9,11 +9,11 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use integra_http::AppState;
-use integra_kafka::KafkaBus;
+use integra_kafka::{verify_access, AccessError, KafkaBus, KafkaConfig};
 use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
 use integra_ports::{Bus, MetricSink, Store};
 use integra_prometheus::PrometheusSink;
-use integra_redis::{RedisEngine, RedisStore};
+use integra_redis::{ConnectError, RedisEngine, RedisStore};
 use integra_services::{
     AlertService, CloseReason, Health, Hub, HubTasks, MessageService, MetricsService, Ports,
 };
@@ -22,6 +22,9 @@ use crate::settings::{BusBackend, Settings, SettingsError, StoreBackend};
 
 /// Largest record the embedded bus takes: Kafka's default `message.max.bytes`.
 const MEMORY_BUS_MAX_RECORD: usize = 1024 * 1024;
+
+/// How long start-up waits, at most, to learn whether the brokers take the bus's credentials.
+const KAFKA_ACCESS_CHECK: Duration = Duration::from_secs(5);
 
 /// How long `/readyz` waits for each dependency.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -91,25 +94,68 @@ async fn store(
             Arc::clone(metrics),
         ))),
         StoreBackend::Redis => Arc::new(RedisStore::new(
-            RedisEngine::connect(store.redis())
-                .await
-                .map_err(|e| StartupError::Backend(format!("store.url: {e}")))?,
+            RedisEngine::connect(store.redis()).await.map_err(|e| {
+                let key = match e {
+                    ConnectError::KeyPrefix => "store.key_prefix",
+                    ConnectError::CaFile { .. } | ConnectError::Tls(_)
+                        if !store.tls_ca_file.is_empty() =>
+                    {
+                        "store.tls_ca_file"
+                    }
+                    ConnectError::Url(_)
+                    | ConnectError::CaFile { .. }
+                    | ConnectError::Refused(_)
+                    | ConnectError::Tls(_)
+                    | ConnectError::Store(_) => "store.url",
+                };
+                StartupError::Backend(format!("{key}: {e}"))
+            })?,
         )),
     })
 }
 
-fn bus(settings: &Settings) -> Result<Arc<dyn Bus>, StartupError> {
+async fn bus(settings: &Settings) -> Result<Arc<dyn Bus>, StartupError> {
     let bus = &settings.bus;
     Ok(match bus.backend {
         BusBackend::Memory => Arc::new(MemoryBus::new(
             bus.topic_prefix.clone(),
             MEMORY_BUS_MAX_RECORD,
         )),
-        BusBackend::Kafka => Arc::new(
-            KafkaBus::new(&bus.kafka())
-                .map_err(|e| StartupError::Backend(format!("bus.brokers: {e}")))?,
-        ),
+        BusBackend::Kafka => {
+            let config = bus.kafka();
+            check_kafka_access(settings, &config).await?;
+            Arc::new(
+                KafkaBus::new(&config)
+                    .map_err(|e| StartupError::Backend(format!("bus.librdkafka: {e}")))?,
+            )
+        }
     })
+}
+
+/// Refuses to start on credentials or a certificate the brokers refuse, naming the setting to
+/// fix; starts on brokers that are only unreachable (the bus reconnects, `/readyz` says so).
+async fn check_kafka_access(settings: &Settings, config: &KafkaConfig) -> Result<(), StartupError> {
+    let bus = &settings.bus;
+    let within = Duration::from_millis(bus.timeout_ms).min(KAFKA_ACCESS_CHECK);
+    let key = match verify_access(config, within).await {
+        Ok(()) => return Ok(()),
+        Err(e @ AccessError::Unreachable(_)) => {
+            tracing::warn!(error = %e, "no Kafka broker answered at start-up; starting anyway");
+            return Ok(());
+        }
+        Err(AccessError::Refused(why)) => {
+            return Err(StartupError::Backend(format!(
+                "bus.sasl_username / bus.sasl_password: the broker refused the credentials \
+                 ({} as `{}`): {why}",
+                bus.sasl_mechanism.as_str(),
+                bus.sasl_username
+            )))
+        }
+        Err(e @ AccessError::Tls(_)) if !bus.ssl_ca_file.is_empty() => ("bus.ssl_ca_file", e),
+        Err(e @ AccessError::Tls(_)) => ("bus.security_protocol", e),
+        Err(e @ AccessError::Config(_)) => ("bus.librdkafka", e),
+    };
+    Err(StartupError::Backend(format!("{}: {}", key.0, key.1)))
 }
 
 impl Application {
@@ -121,7 +167,11 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         settings.validate()?;
         let metrics: Arc<dyn MetricSink> = Arc::new(PrometheusSink::new());
-        let ports = Ports::new(store(settings, &metrics).await?, bus(settings)?, metrics);
+        let ports = Ports::new(
+            store(settings, &metrics).await?,
+            bus(settings).await?,
+            metrics,
+        );
         let publish = settings.bus.publish();
 
         let (hub, events) = Hub::new(ports.presence(), settings.hub());

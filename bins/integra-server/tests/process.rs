@@ -16,6 +16,8 @@ struct ServerProcess {
     /// `http://127.0.0.1:PORT`
     base: String,
     child: Child,
+    /// Every line it logged.
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -34,19 +36,23 @@ impl ServerProcess {
             .spawn()
             .expect("cannot start integra-server");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let address = loop {
             let line = lines
                 .next()
                 .expect("the server exited before it listened")
                 .unwrap();
             let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            logs.lock().unwrap().push(line);
             if let Some(address) = log["fields"]["address"].as_str() {
                 break address.to_owned();
             }
         };
-        // Keep draining its logs, so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        // Keep reading its logs, so that it never blocks on a full pipe.
+        let kept = std::sync::Arc::clone(&logs);
+        std::thread::spawn(move || lines.for_each(|l| kept.lock().unwrap().extend(l.ok())));
         Self {
+            logs,
             base: format!("http://{address}"),
             child,
         }
@@ -161,4 +167,64 @@ async fn configuration_comes_from_a_file_and_the_environment_and_bad_values_name
         200
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The secured engines `scripts/services.sh` starts, as environment variables.
+fn secured_engines(password: &str) -> Vec<(&'static str, String)> {
+    let ca = integra_testkit::tls_file("ca.pem")
+        .to_string_lossy()
+        .into_owned();
+    vec![
+        ("INTEGRA__STORE__BACKEND", "redis".into()),
+        ("INTEGRA__STORE__MODE", "cluster".into()),
+        (
+            "INTEGRA__STORE__URL",
+            "redis://127.0.0.1:7001,redis://127.0.0.1:7002".into(),
+        ),
+        (
+            "INTEGRA__STORE__KEY_PREFIX",
+            format!("proc{}:", std::process::id()),
+        ),
+        ("INTEGRA__BUS__BACKEND", "kafka".into()),
+        ("INTEGRA__BUS__BROKERS", "127.0.0.1:9095".into()),
+        ("INTEGRA__BUS__SECURITY_PROTOCOL", "sasl_ssl".into()),
+        ("INTEGRA__BUS__SASL_MECHANISM", "SCRAM-SHA-256".into()),
+        ("INTEGRA__BUS__SASL_USERNAME", "integra".into()),
+        ("INTEGRA__BUS__SASL_PASSWORD", password.into()),
+        ("INTEGRA__BUS__SSL_CA_FILE", ca),
+        ("INTEGRA__LOG__LEVEL", "debug".into()),
+    ]
+}
+
+#[actix_rt::test]
+async fn passwords_never_reach_the_logs_or_the_start_up_errors() {
+    let password = "integra-test-password";
+    let env = secured_engines(password);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = ServerProcess::start(&env);
+    assert_eq!(get(&s.url("/readyz")).await.status, 200);
+    let sent = integra_testkit::post(
+        &s.url("/messages"),
+        &serde_json::json!({"tipo": "sms", "destinatario": "d", "conteudo": "c"}),
+    )
+    .await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    s.terminate();
+    let logs = s.logs.lock().unwrap().join("\n");
+    assert!(logs.contains("listening"), "the logs were read: {logs}");
+    assert!(!logs.contains(password), "{logs}");
+    drop(s);
+
+    // Refused at start-up, at debug level: the error names the setting, not the password.
+    let wrong = secured_engines("not-the-password");
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run(&wrong, &[]);
+    assert!(!out.status.success());
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(everything.contains("bus.sasl_password"), "{everything}");
+    assert!(!everything.contains("not-the-password"), "{everything}");
 }

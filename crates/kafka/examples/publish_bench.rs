@@ -82,10 +82,9 @@ async fn main() {
     for linger in [0, 1, 5] {
         let bus = Arc::new(
             KafkaBus::new(&KafkaConfig {
-                brokers: brokers.clone(),
                 topic_prefix: format!("bench{run}l{linger}."),
-                timeout: Duration::from_secs(5),
                 linger: Duration::from_millis(linger),
+                ..KafkaConfig::plaintext(brokers.clone())
             })
             .unwrap(),
         );

@@ -15,6 +15,8 @@
 //! - librdkafka's blocking calls (metadata, watermarks, assignment, destruction) run on tokio's
 //!   blocking pool, never on the async workers.
 
+mod access;
+mod config;
 mod find;
 mod producer;
 mod subscription;
@@ -31,21 +33,10 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
+pub use access::{verify_access, AccessError};
+pub use config::{KafkaConfig, Sasl, SaslMechanism, Security, SecurityProtocol};
 use producer::{Healing, Verdict};
 use topics::{Partitions, Topics};
-
-/// How to reach Kafka.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KafkaConfig {
-    /// Bootstrap servers, comma-separated.
-    pub brokers: String,
-    /// Put in front of every topic.
-    pub topic_prefix: String,
-    /// How long a publish may wait for the acknowledgement (`bus.timeout_ms`).
-    pub timeout: Duration,
-    /// How long the producer waits to batch records (`bus.linger_ms`).
-    pub linger: Duration,
-}
 
 /// Sends librdkafka's error events to the log.
 #[derive(Clone, Default)]
@@ -93,9 +84,8 @@ fn blocking_failed(e: tokio::task::JoinError) -> BusError {
 /// A consumer's configuration for reading by hand: a group of its own (`integra-{purpose}-{id}`)
 /// that never commits, and no topic created by asking for it.
 fn reader_config(config: &KafkaConfig, purpose: &str) -> rdkafka::config::ClientConfig {
-    let mut reader = rdkafka::config::ClientConfig::new();
+    let mut reader = config.client();
     reader
-        .set("bootstrap.servers", &config.brokers)
         .set(
             "group.id",
             format!("integra-{purpose}-{}", integra_domain::Id::generate()),
@@ -103,6 +93,7 @@ fn reader_config(config: &KafkaConfig, purpose: &str) -> rdkafka::config::Client
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("allow.auto.create.topics", "false");
+    config.finish(&mut reader);
     reader
 }
 

@@ -21,10 +21,10 @@ use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use integra_ports::BusError;
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, Producer};
 
+use crate::config::without_values;
 use crate::{millis, KafkaConfig, Logged};
 
 /// Failed publishes in a row, while a broker answers, after which the producer is replaced.
@@ -186,8 +186,8 @@ fn retire(old: FutureProducer<Logged>) {
 }
 
 fn create(config: &KafkaConfig) -> Result<FutureProducer<Logged>, BusError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
+    let mut client = config.client();
+    client
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", millis(config.linger))
@@ -202,7 +202,14 @@ fn create(config: &KafkaConfig) -> Result<FutureProducer<Logged>, BusError> {
         )
         .set("reconnect.backoff.max.ms", "2000")
         // Topics are the bus's to create (see `topics`).
-        .set("allow.auto.create.topics", "false")
+        .set("allow.auto.create.topics", "false");
+    config
+        .finish(&mut client)
         .create_with_context(Logged)
-        .map_err(|e| BusError::Unavailable(format!("kafka producer: {e}")))
+        .map_err(|e| {
+            BusError::Unavailable(format!(
+                "kafka producer: {}",
+                without_values(&e.to_string())
+            ))
+        })
 }

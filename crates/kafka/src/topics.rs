@@ -11,10 +11,10 @@ use std::time::Duration;
 use integra_ports::BusError;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 
+use crate::config::without_values;
 use crate::{classify, KafkaConfig};
 
 /// How many partitions a created topic gets.
@@ -44,10 +44,9 @@ pub(crate) struct Topics {
 
 impl Topics {
     pub(crate) fn new(config: &KafkaConfig) -> Result<Self, BusError> {
-        let admin = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
-            .create()
-            .map_err(|e| BusError::Unavailable(format!("kafka admin: {e}")))?;
+        let admin = config.finish(&mut config.client()).create().map_err(|e| {
+            BusError::Unavailable(format!("kafka admin: {}", without_values(&e.to_string())))
+        })?;
         Ok(Self {
             admin,
             known: Mutex::new(HashSet::new()),

@@ -8,10 +8,12 @@
 
 mod bus;
 mod metrics;
+mod secret;
 mod store;
 
 pub use bus::{Bus, BusError, Inbound, Outbound, Subscription};
 pub use metrics::{MetricSink, NoopMetrics};
+pub use secret::Secret;
 pub use store::{
     Inserted, OwedEvent, PresenceStore, Record, Records, Replaced, Revision, SampleRejection,
     SeriesLimits, SeriesStore, Store, StoreError, StoredAlert, Versioned,

@@ -115,10 +115,8 @@ async fn main() {
         .unwrap_or(1_000_000);
     flush(&url).await;
     let config = RedisConfig {
-        url: url.clone(),
-        key_prefix: String::new(),
-        ttl: None,
         command_timeout: Duration::from_secs(10),
+        ..RedisConfig::standalone(url.as_str())
     };
     let store = Arc::new(RedisEngine::connect(config).await.unwrap());
 

@@ -2,11 +2,13 @@
 //! this crate.
 
 use fred::prelude::*;
+use fred::types::config::{ClusterDiscoveryPolicy, ServerConfig, TlsConnector};
 use fred::types::scripts::Script;
 use fred::types::Value;
 use integra_ports::StoreError;
 
-use crate::keys::Collections;
+use crate::config::{ConnectError, RedisMode};
+use crate::keys::{Collections, SeriesKeys};
 use crate::RedisConfig;
 
 /// Connections to Redis. fred pipelines every command in flight on a connection, and Redis runs
@@ -23,6 +25,7 @@ pub struct RedisEngine {
     /// Documents expire this long after their last write (ms); 0 keeps them.
     pub(crate) ttl_ms: i64,
     pub(crate) collections: Collections,
+    pub(crate) series_keys: SeriesKeys,
     pub(crate) scripts: Scripts,
 }
 
@@ -32,8 +35,9 @@ pub(crate) struct Scripts {
     pub(crate) replace: Script,
     pub(crate) get: Script,
     pub(crate) list: Script,
-    pub(crate) append_samples: Script,
-    pub(crate) query_samples: Script,
+    pub(crate) series_register: Script,
+    pub(crate) series_append: Script,
+    pub(crate) series_query: Script,
 }
 
 impl Scripts {
@@ -45,8 +49,9 @@ impl Scripts {
             replace: documents(include_str!("lua/replace.lua")),
             get: documents(include_str!("lua/get.lua")),
             list: documents(include_str!("lua/list.lua")),
-            append_samples: Script::from_lua(include_str!("lua/append_samples.lua")),
-            query_samples: Script::from_lua(include_str!("lua/query_samples.lua")),
+            series_register: Script::from_lua(include_str!("lua/series_register.lua")),
+            series_append: Script::from_lua(include_str!("lua/series_append.lua")),
+            series_query: Script::from_lua(include_str!("lua/series_query.lua")),
         }
     }
 }
@@ -59,15 +64,86 @@ fn classify(e: &Error) -> StoreError {
     }
 }
 
+/// fred's configuration for `config`: the servers, the credentials and TLS.
+fn fred_config(config: &RedisConfig) -> Result<Config, ConnectError> {
+    let urls: Vec<&str> = config
+        .url
+        .expose()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    let Some(first) = urls.first() else {
+        return Err(ConnectError::Url("no URL given".into()));
+    };
+    if config.mode == RedisMode::Standalone && urls.len() > 1 {
+        return Err(ConnectError::Url(
+            "several URLs are for cluster mode; a standalone Redis has one".into(),
+        ));
+    }
+    let parse = |url: &str| {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(ConnectError::Url(
+                "must start with redis:// or rediss://".into(),
+            ));
+        }
+        // fred's messages describe the fault, never the URL itself.
+        Config::from_url_centralized(url).map_err(|e| ConnectError::Url(e.details().to_owned()))
+    };
+    let mut fred_config = parse(first)?;
+    if config.mode == RedisMode::Cluster {
+        let mut hosts = Vec::with_capacity(urls.len());
+        for url in &urls {
+            if let ServerConfig::Centralized { server } = parse(url)?.server {
+                hosts.push(server);
+            }
+        }
+        fred_config.server = ServerConfig::Clustered {
+            hosts,
+            policy: ClusterDiscoveryPolicy::default(),
+        };
+        fred_config.database = None;
+    }
+    if let (Some(_), Some(path)) = (&fred_config.tls, &config.tls_ca_file) {
+        let unusable = |reason: String| ConnectError::CaFile {
+            path: path.clone(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
+        let ca = native_tls::Certificate::from_pem(&pem).map_err(|e| unusable(e.to_string()))?;
+        let connector = native_tls::TlsConnector::builder()
+            .add_root_certificate(ca)
+            .build()
+            .map_err(|e| unusable(e.to_string()))?;
+        fred_config.tls = Some(TlsConnector::from(connector).into());
+    }
+    Ok(fred_config)
+}
+
+/// Tells a refused login and a failed handshake from an unreachable Redis.
+fn connect_failed(e: &Error) -> ConnectError {
+    let details = e.details();
+    match e.kind() {
+        ErrorKind::Auth => ConnectError::Refused(details.to_owned()),
+        _ if details.starts_with("WRONGPASS") || details.starts_with("NOAUTH") => {
+            ConnectError::Refused(details.to_owned())
+        }
+        ErrorKind::Tls => ConnectError::Tls(details.to_owned()),
+        _ => ConnectError::Store(classify(e)),
+    }
+}
+
 impl RedisEngine {
     /// Connects a pool that reconnects with backoff (100 ms doubling to 2 s, forever).
     ///
     /// # Errors
-    /// A bad URL, or Redis unreachable at start-up.
-    pub async fn connect(config: RedisConfig) -> Result<Self, StoreError> {
-        let fred_config = Config::from_url(&config.url)
-            .map_err(|e| StoreError::Unavailable(format!("bad redis url: {e}")))?;
-        let pool = Builder::from_config(fred_config)
+    /// A bad URL or CA file, credentials or a certificate Redis or the client refuses, or Redis
+    /// unreachable at start-up.
+    pub async fn connect(config: RedisConfig) -> Result<Self, ConnectError> {
+        if config.key_prefix.contains(['{', '}']) {
+            return Err(ConnectError::KeyPrefix);
+        }
+        let pool = Builder::from_config(fred_config(&config)?)
             .with_connection_config(|c| {
                 c.connection_timeout = config.command_timeout;
                 c.internal_command_timeout = config.command_timeout;
@@ -76,14 +152,15 @@ impl RedisEngine {
             .with_performance_config(|p| p.default_command_timeout = config.command_timeout)
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
             .build_pool(POOL_SIZE)
-            .map_err(|e| classify(&e))?;
-        pool.init().await.map_err(|e| classify(&e))?;
+            .map_err(|e| connect_failed(&e))?;
+        pool.init().await.map_err(|e| connect_failed(&e))?;
         let ttl_ms = config
             .ttl
             .map_or(0, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
         Ok(Self {
             pool,
             collections: Collections::new(&config.key_prefix),
+            series_keys: SeriesKeys::new(&config.key_prefix),
             prefix: config.key_prefix,
             ttl_ms,
             scripts: Scripts::new(),

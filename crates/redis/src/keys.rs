@@ -1,4 +1,6 @@
-//! The keys of the document collections (the layout is in `lua/lib.lua` and the crate's docs).
+//! Every key the store uses, made here and nowhere else (the layout is in the crate's docs and in
+//! the scripts' headers). Each key carries the hash tag of what one operation touches together, so
+//! that on Redis Cluster an operation's keys share a slot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -42,10 +44,10 @@ impl Collections {
         }
         let (p, c) = (&self.prefix, collection.name());
         let made = Arc::new(CollectionKeys {
-            doc_prefix: format!("{p}{c}:"),
-            index_prefix: format!("{p}idx:{c}:"),
-            expiry: format!("{p}exp:{c}"),
-            meta: format!("{p}meta:{c}"),
+            doc_prefix: format!("{p}{{{c}}}:"),
+            index_prefix: format!("{p}{{{c}}}.idx:"),
+            expiry: format!("{p}{{{c}}}.exp"),
+            meta: format!("{p}{{{c}}}.meta"),
         });
         self.keys
             .write()
@@ -54,4 +56,48 @@ impl Collections {
             .or_insert(made)
             .clone()
     }
+}
+
+/// The keys of the metric series: a store-wide registry of names, and each name's own keys.
+pub(crate) struct SeriesKeys {
+    /// `P{metrics}.kind`: nome → the tipo its first sample pinned.
+    pub(crate) kinds: String,
+    /// `P{metrics}.exposed`: a name an exposition uses → the metric that uses it.
+    pub(crate) exposed: String,
+    prefix: String,
+}
+
+/// The keys of one metric name, in the slot of the hash tag `{metrics:N}`.
+pub(crate) struct NameKeys {
+    /// `P{metrics:N}`: every sample of the name.
+    pub(crate) samples: String,
+    /// `P{metrics:N}.sids`: its series.
+    pub(crate) series: String,
+    /// `P{metrics:N}.meta`: its kind, retention and sequence.
+    pub(crate) meta: String,
+}
+
+impl SeriesKeys {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self {
+            kinds: format!("{prefix}{{metrics}}.kind"),
+            exposed: format!("{prefix}{{metrics}}.exposed"),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The keys of the name `nome` (which has no `{` or `}`: see `Metrica`'s name rule).
+    pub(crate) fn name(&self, nome: &str) -> NameKeys {
+        let samples = format!("{}{{metrics:{nome}}}", self.prefix);
+        NameKeys {
+            series: format!("{samples}.sids"),
+            meta: format!("{samples}.meta"),
+            samples,
+        }
+    }
+}
+
+/// `P ws:conn:{id}`: the instance holding a WebSocket connection (one key per operation).
+pub(crate) fn presence(prefix: &str, connection: &str) -> String {
+    format!("{prefix}ws:conn:{connection}")
 }

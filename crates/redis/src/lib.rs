@@ -2,29 +2,45 @@
 //! document engine, the metric series and the presence; [`RedisStore`] is the typed store over it.
 //!
 //! # Key layout
-//! Under `store.key_prefix` (`P`), for each collection `C` (`message`, `alert`):
+//! Under `store.key_prefix` (`P`). `{…}` is a hash tag: Redis Cluster places a key by the part
+//! between its first `{` and `}`, so the keys one operation touches together share a tag, and
+//! therefore a slot. For each document collection `C` (`message`, `alert`):
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `P C:{id}` | string, TTL | the record's JSON, exactly as the store wrote it |
-//! | `P idx:C:{index}` | sorted set | ids scored by creation time (ms): one per filter combination |
-//! | `P exp:C` | sorted set | ids scored by expiry time (ms): what to trim from the indexes |
-//! | `P meta:C` | hash | id → its revision, then the indexes it is in |
-//! | `P metrics:{nome}` | sorted set | `seq|json` samples scored by timestamp (ms): never collapse |
-//! | `P metrics.kind` | hash | nome → the tipo its first sample pinned |
-//! | `P metrics.series:{nome}` | set | its label sets, for the series cap |
-//! | `P metrics.retention` | hash | nome → retention (ms), for trimming on read |
-//! | `P ws:conn:{id}` | string, TTL | the instance holding a WebSocket connection |
+//! | `P{C}:<id>` | string, TTL | the record's JSON, exactly as the store wrote it |
+//! | `P{C}.idx:<index>` | sorted set | ids scored by creation time (ms): one per filter combination |
+//! | `P{C}.exp` | sorted set | ids scored by expiry time (ms): what to trim from the indexes |
+//! | `P{C}.meta` | hash | id → its revision, then the indexes it is in |
+//!
+//! For the metric series, a registry of names, then each name `N` under a tag of its own:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `P{metrics}.kind` | hash | nome → the tipo its first sample pinned (every name) |
+//! | `P{metrics}.exposed` | hash | a name an exposition uses → the metric that uses it |
+//! | `P{metrics:N}` | sorted set | `seq\|json` samples scored by timestamp (ms): never collapse |
+//! | `P{metrics:N}.sids` | hash | its label sets → series number, for the series cap |
+//! | `P{metrics:N}.s:<n>` | sorted set | series `n`'s sample numbers, to keep its newest |
+//! | `P{metrics:N}.meta` | hash | its kind, retention (for trimming on read) and sample counter |
+//!
+//! And `P ws:conn:<id>` (string, TTL): the instance holding a WebSocket connection.
 //!
 //! Every write is one Lua script, so a document, its revision and its indexes change atomically,
 //! and a list is one script call (index range, then `MGET`) whatever the data size: no `SCAN`, no
 //! `KEYS`. Expired documents are trimmed from their indexes by the scripts themselves, oldest
-//! expiry first.
+//! expiry first. Every script gets in `KEYS` each key the client can name before the call; the
+//! keys a script finds inside (the documents an index lists) are made from the same prefixes,
+//! with the same tag.
 //!
-//! # Redis Cluster
-//! The scripts touch a document, its indexes and the expiry set together, so these must share a
-//! slot: give `store.key_prefix` a hash tag, such as `{integra}:`. Every key then lives in one slot
-//! (one shard, replicated): Cluster brings failover, not sharding, for this layout.
+//! # Redis Cluster (`store.mode = "cluster"`)
+//! A collection is one slot: a write moves a document between indexes atomically, and a page is
+//! one index range, which must see every document of the collection. Messages and alerts are
+//! therefore two slots, each on the shard that owns it (replicated and failed over by the
+//! cluster). Metric samples, the bulk of the data and of the writes, spread over the cluster by
+//! name: each name is a slot of its own, and only a name's first sample touches the registry's
+//! slot. Connection presence spreads by connection. A query over every name asks each name's
+//! shard.
 
 mod client;
 mod config;
@@ -37,7 +53,7 @@ mod series;
 use integra_documents::DocumentStore;
 
 pub use client::RedisEngine;
-pub use config::RedisConfig;
+pub use config::{ConnectError, RedisConfig, RedisMode};
 
 /// The Redis [`Store`](integra_ports::Store): the typed store over a [`RedisEngine`].
 pub type RedisStore = DocumentStore<RedisEngine>;

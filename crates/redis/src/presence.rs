@@ -8,7 +8,7 @@ use crate::RedisEngine;
 
 impl RedisEngine {
     fn presence_key(&self, connection: &str) -> String {
-        format!("{}ws:conn:{connection}", self.prefix)
+        crate::keys::presence(&self.prefix, connection)
     }
 }
 

@@ -1,15 +1,263 @@
-//! Metric series over Redis (`lua/append_samples.lua` has the layout of their keys).
+//! Metric series over Redis: a store-wide registry of names (`lua/series_register.lua`, slot of
+//! `{metrics}`) and each name's samples in a slot of its own (`lua/series_append.lua`, slot of
+//! `{metrics:N}`), so that on Redis Cluster the names spread over the shards.
+//!
+//! Appending a batch: each name's samples are checked (kind, series cap) where they live; names
+//! seen for the first time are then registered (name cap, exposition collisions); then each
+//! name's samples are written. A batch of one name, the common case, is one script call once the
+//! name is known: its check and its write are one call. A batch of several names is checked whole
+//! before any name is written; only a concurrent writer filling a name's series cap between the
+//! check and the write can leave it written in part (the write re-checks, and refuses that name).
+//! Many names are asked [`FAN_OUT`] at a time.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
+use fred::prelude::*;
 use fred::types::Value;
+use futures_util::future::try_join_all;
 use integra_domain::{MetricQuery, Metrica, Timestamp, TipoMetrica};
 use integra_ports::{SampleRejection, SeriesLimits, SeriesStore, StoreError};
 
 use crate::reply::text;
 use crate::RedisEngine;
 
+/// Script calls in flight at once when a batch or a query spans many names.
+const FAN_OUT: usize = 64;
+
 fn count(n: usize) -> Value {
     i64::try_from(n).unwrap_or(i64::MAX).into()
+}
+
+/// The samples of one name in a batch, with their indexes.
+struct Group<'a> {
+    nome: &'a str,
+    samples: Vec<(usize, &'a Metrica)>,
+}
+
+/// The batch's samples by name, names in the order of their first sample.
+fn by_name(samples: &[Metrica]) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (index, sample) in samples.iter().enumerate() {
+        let at = *seen.entry(sample.nome.as_str()).or_insert_with(|| {
+            groups.push(Group {
+                nome: &sample.nome,
+                samples: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[at].samples.push((index, sample));
+    }
+    groups
+}
+
+/// What a series script answered.
+enum Verdict {
+    Ok,
+    /// The name is not in the registry yet: nothing was written.
+    Unregistered,
+    Rejected(SampleRejection),
+}
+
+/// Reads a script's `{tag, index, detail}` reply; `nome_at` names the metric of an index.
+fn verdict<'a>(
+    reply: Vec<Value>,
+    limits: SeriesLimits,
+    nome_at: impl Fn(usize) -> &'a str,
+) -> Verdict {
+    let mut parts = reply.into_iter();
+    let tag = parts.next().and_then(text).unwrap_or_default();
+    let index = parts
+        .next()
+        .and_then(|v| v.as_i64())
+        .and_then(|i| usize::try_from(i).ok())
+        .unwrap_or(0);
+    let nome = nome_at(index).to_owned();
+    let rejection = match tag.as_str() {
+        "ok" => return Verdict::Ok,
+        "unregistered" => return Verdict::Unregistered,
+        "type" => SampleRejection::TypeMismatch {
+            index,
+            nome,
+            pinned: parts
+                .next()
+                .and_then(text)
+                .and_then(|t| TipoMetrica::parse(&t))
+                .unwrap_or_default(),
+        },
+        "names" => SampleRejection::TooManyNames {
+            index,
+            cap: limits.max_names,
+        },
+        "collision" => SampleRejection::Collision {
+            index,
+            nome,
+            with: parts.next().and_then(text).unwrap_or_default(),
+        },
+        _ => SampleRejection::TooManySeries {
+            index,
+            nome,
+            cap: limits.max_series_per_name,
+        },
+    };
+    Verdict::Rejected(rejection)
+}
+
+/// The first rejection of a batch, by the index of its sample.
+fn first(rejections: impl Iterator<Item = SampleRejection>) -> Option<SampleRejection> {
+    rejections.min_by_key(SampleRejection::index)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Check,
+    Append,
+}
+
+impl RedisEngine {
+    /// Runs `lua/series_append.lua` on one name's samples.
+    async fn append_name(
+        &self,
+        group: &Group<'_>,
+        mode: Mode,
+        registered: bool,
+        limits: SeriesLimits,
+    ) -> Result<Verdict, StoreError> {
+        let keys = self.series_keys.name(group.nome);
+        let mut args: Vec<Value> = Vec::with_capacity(6 + 5 * group.samples.len());
+        args.extend([
+            match mode {
+                Mode::Check => "check",
+                Mode::Append => "append",
+            }
+            .into(),
+            if registered { "1" } else { "0" }.into(),
+            Timestamp::now().millis().into(),
+            limits.retention_ms.into(),
+            count(limits.max_series_per_name),
+            count(limits.max_samples_per_series),
+        ]);
+        for (index, s) in &group.samples {
+            let json = serde_json::to_string(s)
+                .map_err(|e| StoreError::Unavailable(format!("cannot encode a sample: {e}")))?;
+            args.extend([
+                count(*index),
+                s.tipo.as_str().into(),
+                s.series_key().into(),
+                s.timestamp.millis().into(),
+                json.into(),
+            ]);
+        }
+        let reply: Vec<Value> = self
+            .eval(
+                &self.scripts.series_append,
+                vec![keys.samples, keys.series, keys.meta],
+                args,
+            )
+            .await?;
+        Ok(verdict(reply, limits, |_| group.nome))
+    }
+
+    /// Runs `lua/series_register.lua` on these names.
+    async fn register(
+        &self,
+        groups: &[&Group<'_>],
+        limits: SeriesLimits,
+    ) -> Result<Verdict, StoreError> {
+        let mut args: Vec<Value> = vec![count(limits.max_names)];
+        for group in groups {
+            let (index, sample) = group.samples[0];
+            args.extend([
+                group.nome.into(),
+                sample.tipo.as_str().into(),
+                count(index),
+                sample.tipo.exposed_names(group.nome).join("\n").into(),
+            ]);
+        }
+        let keys = vec![
+            self.series_keys.kinds.clone(),
+            self.series_keys.exposed.clone(),
+        ];
+        let reply: Vec<Value> = self.eval(&self.scripts.series_register, keys, args).await?;
+        Ok(verdict(reply, limits, |index| {
+            groups
+                .iter()
+                .find(|g| g.samples[0].0 == index)
+                .map_or("", |g| g.nome)
+        }))
+    }
+
+    /// The samples of one name, as `lua/series_query.lua` answers.
+    async fn query_name(&self, nome: &str, query: &MetricQuery) -> Result<Vec<String>, StoreError> {
+        let bound = |t: Option<Timestamp>, open: &str| {
+            t.map_or_else(|| open.to_owned(), |t| t.millis().to_string())
+        };
+        let keys = self.series_keys.name(nome);
+        let args: Vec<Value> = vec![
+            query.tipo.map_or("", TipoMetrica::as_str).into(),
+            bound(query.periodo.start(), "-inf").into(),
+            bound(query.periodo.end(), "+inf").into(),
+            count(query.limit()),
+            Timestamp::now().millis().into(),
+        ];
+        let reply: Vec<Value> = self
+            .eval(
+                &self.scripts.series_query,
+                vec![keys.samples, keys.meta],
+                args,
+            )
+            .await?;
+        Ok(reply.into_iter().filter_map(text).collect())
+    }
+
+    /// Runs `lua/series_append.lua` on every name of a batch, [`FAN_OUT`] at a time.
+    async fn append_names(
+        &self,
+        groups: &[Group<'_>],
+        mode: Mode,
+        registered: bool,
+        limits: SeriesLimits,
+    ) -> Result<Vec<Verdict>, StoreError> {
+        let mut verdicts = Vec::with_capacity(groups.len());
+        for chunk in groups.chunks(FAN_OUT) {
+            let calls = chunk
+                .iter()
+                .map(|g| self.append_name(g, mode, registered, limits));
+            verdicts.extend(try_join_all(calls).await?);
+        }
+        Ok(verdicts)
+    }
+
+    /// Writes every name's samples of a batch that passed its checks; the registry knows them.
+    async fn write(
+        &self,
+        groups: &[Group<'_>],
+        limits: SeriesLimits,
+    ) -> Result<Result<(), SampleRejection>, StoreError> {
+        let verdicts = self
+            .append_names(groups, Mode::Append, true, limits)
+            .await?;
+        Ok(first(verdicts.into_iter().filter_map(|v| match v {
+            Verdict::Rejected(r) => Some(r),
+            _ => None,
+        }))
+        .map_or(Ok(()), Err))
+    }
+
+    /// Every registered name, or only those of `tipo`.
+    async fn names(&self, tipo: Option<TipoMetrica>) -> Result<Vec<String>, StoreError> {
+        let kinds: HashMap<String, String> = self
+            .client()?
+            .hgetall(&self.series_keys.kinds)
+            .await
+            .map_err(|e| self.fail(&e))?;
+        Ok(kinds
+            .into_iter()
+            .filter(|(_, kind)| tipo.is_none_or(|t| t.as_str() == kind))
+            .map(|(nome, _)| nome)
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -19,98 +267,61 @@ impl SeriesStore for RedisEngine {
         samples: &[Metrica],
         limits: SeriesLimits,
     ) -> Result<Result<(), SampleRejection>, StoreError> {
-        let mut args: Vec<Value> = vec![
-            self.prefix.as_str().into(),
-            Timestamp::now().millis().into(),
-            limits.retention_ms.into(),
-            count(limits.max_series_per_name),
-            count(samples.len()),
-            count(limits.max_names),
-            count(limits.max_samples_per_series),
-        ];
-        for s in samples {
-            let json = serde_json::to_string(s)
-                .map_err(|e| StoreError::Unavailable(format!("cannot encode a sample: {e}")))?;
-            args.extend([
-                s.nome.as_str().into(),
-                s.tipo.as_str().into(),
-                s.series_key().into(),
-                s.timestamp.millis().into(),
-                json.into(),
-                s.tipo.exposed_names(&s.nome).join("\n").into(),
-            ]);
+        let groups = by_name(samples);
+        if let [one] = groups.as_slice() {
+            // Check and write in one call; a name seen for the first time is registered, then
+            // written.
+            return match self.append_name(one, Mode::Append, false, limits).await? {
+                Verdict::Ok => Ok(Ok(())),
+                Verdict::Rejected(r) => Ok(Err(r)),
+                Verdict::Unregistered => match self.register(&[one], limits).await? {
+                    Verdict::Rejected(r) => Ok(Err(r)),
+                    _ => self.write(&groups, limits).await,
+                },
+            };
         }
-        let reply: Vec<Value> = self
-            .eval(&self.scripts.append_samples, Vec::new(), args)
+        let verdicts = self
+            .append_names(&groups, Mode::Check, false, limits)
             .await?;
-        let mut parts = reply.into_iter();
-        let tag = parts.next().and_then(text).unwrap_or_default();
-        let index = parts
-            .next()
-            .and_then(|v| v.as_i64())
-            .and_then(|i| usize::try_from(i).ok())
-            .unwrap_or(0);
-        let nome = samples
-            .get(index)
-            .map(|s| s.nome.clone())
-            .unwrap_or_default();
-        Ok(match tag.as_str() {
-            "ok" => Ok(()),
-            "type" => {
-                let pinned = parts
-                    .next()
-                    .and_then(text)
-                    .and_then(|t| TipoMetrica::parse(&t))
-                    .unwrap_or_default();
-                Err(SampleRejection::TypeMismatch {
-                    index,
-                    nome,
-                    pinned,
-                })
+        let mut unregistered = Vec::new();
+        let mut rejections = Vec::new();
+        for (group, verdict) in groups.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Ok => {}
+                Verdict::Unregistered => unregistered.push(group),
+                Verdict::Rejected(r) => rejections.push(r),
             }
-            "names" => Err(SampleRejection::TooManyNames {
-                index,
-                cap: limits.max_names,
-            }),
-            "collision" => Err(SampleRejection::Collision {
-                index,
-                nome,
-                with: parts.next().and_then(text).unwrap_or_default(),
-            }),
-            _ => Err(SampleRejection::TooManySeries {
-                index,
-                nome,
-                cap: limits.max_series_per_name,
-            }),
-        })
+        }
+        if let Some(r) = first(rejections.into_iter()) {
+            return Ok(Err(r));
+        }
+        if !unregistered.is_empty() {
+            if let Verdict::Rejected(r) = self.register(&unregistered, limits).await? {
+                return Ok(Err(r));
+            }
+        }
+        self.write(&groups, limits).await
     }
 
     async fn query_samples(&self, query: &MetricQuery) -> Result<Vec<Metrica>, StoreError> {
-        let bound = |t: Option<Timestamp>, open: &str| {
-            t.map_or_else(|| open.to_owned(), |t| t.millis().to_string())
+        let names = match &query.nome {
+            Some(nome) => vec![nome.clone()],
+            None => self.names(query.tipo).await?,
         };
-        let args: Vec<Value> = vec![
-            self.prefix.as_str().into(),
-            query.nome.clone().unwrap_or_default().into(),
-            query.tipo.map_or("", TipoMetrica::as_str).into(),
-            bound(query.periodo.start(), "-inf").into(),
-            bound(query.periodo.end(), "+inf").into(),
-            count(query.limit()),
-            Timestamp::now().millis().into(),
-        ];
-        let reply: Vec<Value> = self
-            .eval(&self.scripts.query_samples, Vec::new(), args)
-            .await?;
-        let mut samples: Vec<(i64, u64, Metrica)> = reply
+        let mut members = Vec::with_capacity(names.len());
+        for chunk in names.chunks(FAN_OUT) {
+            members.extend(try_join_all(chunk.iter().map(|n| self.query_name(n, query))).await?);
+        }
+        let mut samples: Vec<(i64, u64, Metrica)> = members
             .into_iter()
-            .filter_map(text)
+            .flatten()
             .filter_map(|member| {
                 let (seq, json) = member.split_once('|')?;
                 let sample: Metrica = serde_json::from_str(json).ok()?;
                 Some((sample.timestamp.millis(), seq.parse().ok()?, sample))
             })
             .collect();
-        samples.sort_unstable_by_key(|(ts, seq, _)| (*ts, *seq));
+        samples.sort_unstable_by(|a, b| (a.0, &a.2.nome, a.1).cmp(&(b.0, &b.2.nome, b.1)));
         Ok(samples
             .into_iter()
             .take(query.limit())

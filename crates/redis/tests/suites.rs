@@ -1,34 +1,203 @@
-//! The behaviour suites of `integra-conformance`, on the Redis that `make test` starts
-//! (`INTEGRA_TEST_REDIS_URL` to use another). Each test has a key prefix of its own.
+//! The behaviour suites of `integra-conformance` on the three Redis set-ups that `make test`
+//! starts (`scripts/services.sh`): one Redis, a three-master Redis Cluster, and Redis over TLS
+//! with an ACL user. Each test has a key prefix of its own.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use integra_redis::{RedisConfig, RedisEngine, RedisStore};
+use integra_redis::{ConnectError, RedisConfig, RedisEngine, RedisMode};
+use integra_testkit::tls_file;
 
-fn url() -> String {
-    std::env::var("INTEGRA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+/// A setting from the environment, or the address `scripts/services.sh` uses.
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-/// An engine with a key prefix of its own.
-async fn isolated(ttl: Option<Duration>) -> RedisEngine {
+/// An engine on `base` with a key prefix of its own.
+async fn isolated(base: RedisConfig, ttl: Option<Duration>) -> RedisEngine {
     let config = RedisConfig {
-        url: url(),
         key_prefix: format!("test:{}:", integra_domain::Id::generate()),
         ttl,
-        command_timeout: Duration::from_secs(2),
+        ..base
     };
-    RedisEngine::connect(config).await.unwrap_or_else(|e| {
-        panic!(
-            "Redis must run at {} for these tests (make test starts it): {e}",
-            url()
-        )
-    })
+    RedisEngine::connect(config.clone())
+        .await
+        .unwrap_or_else(|e| panic!("Redis must run for these tests (make test starts it): {e}"))
 }
 
-integra_conformance::engine_suite!(|ttl| async move { Arc::new(isolated(ttl).await) });
-integra_conformance::store_suite!(|ttl| async move {
-    Arc::new(RedisStore::new(isolated(ttl).await)) as Arc<dyn integra_ports::Store>
-});
+/// The engine and Store suites on the engines `$base()` configures.
+macro_rules! suites_on {
+    ($base:path) => {
+        integra_conformance::engine_suite!(|ttl| async move {
+            std::sync::Arc::new(isolated($base(), ttl).await)
+        });
+        integra_conformance::store_suite!(|ttl| async move {
+            std::sync::Arc::new(integra_redis::RedisStore::new(isolated($base(), ttl).await))
+                as std::sync::Arc<dyn integra_ports::Store>
+        });
+    };
+}
+
+mod standalone {
+    use super::*;
+
+    fn base() -> RedisConfig {
+        RedisConfig::standalone(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    }
+
+    suites_on!(base);
+}
+
+/// A three-master Redis Cluster on 127.0.0.1:7001-7003 (`scripts/services.sh redis-cluster`).
+mod cluster {
+    use super::*;
+
+    pub(super) fn base() -> RedisConfig {
+        RedisConfig {
+            mode: RedisMode::Cluster,
+            ..RedisConfig::standalone(env_or(
+                "INTEGRA_TEST_REDIS_CLUSTER_URL",
+                "redis://127.0.0.1:7001,redis://127.0.0.1:7002",
+            ))
+        }
+    }
+
+    suites_on!(base);
+}
+
+/// Redis over TLS only (127.0.0.1:6390), with the ACL user `integra`, its certificate signed by
+/// the test CA (`scripts/services.sh redis-tls`).
+mod tls {
+    use super::*;
+
+    pub(super) fn base() -> RedisConfig {
+        RedisConfig {
+            tls_ca_file: Some(tls_file("ca.pem")),
+            ..RedisConfig::standalone(env_or(
+                "INTEGRA_TEST_REDIS_TLS_URL",
+                "rediss://integra:integra-test-password@127.0.0.1:6390",
+            ))
+        }
+    }
+
+    suites_on!(base);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_at_connect_and_the_error_does_not_show_it() {
+    let base = tls::base();
+    let url = base
+        .url
+        .expose()
+        .replace("integra-test-password", "not-the-password");
+    let Err(e) = RedisEngine::connect(RedisConfig {
+        url: url.into(),
+        ..base
+    })
+    .await
+    else {
+        panic!("a wrong password connected");
+    };
+    assert!(matches!(e, ConnectError::Refused(_)), "{e:?}");
+    let shown = format!("{e} {e:?}");
+    assert!(!shown.contains("not-the-password"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_server_certificate_from_an_unknown_ca_is_refused_at_connect() {
+    // A CA of its own, which signed nothing the server holds.
+    let Err(e) = RedisEngine::connect(RedisConfig {
+        tls_ca_file: Some(tls_file("other-ca.pem")),
+        ..tls::base()
+    })
+    .await
+    else {
+        panic!("an unknown CA was trusted");
+    };
+    assert!(matches!(e, ConnectError::Tls(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn plaintext_to_the_tls_port_does_not_connect() {
+    let config = RedisConfig {
+        command_timeout: Duration::from_secs(1),
+        ..RedisConfig::standalone("redis://integra:integra-test-password@127.0.0.1:6390")
+    };
+    assert!(RedisEngine::connect(config).await.is_err());
+}
+
+#[tokio::test]
+async fn a_key_prefix_with_a_hash_tag_is_refused() {
+    let config = RedisConfig {
+        key_prefix: "{integra}:".into(),
+        ..cluster::base()
+    };
+    assert!(matches!(
+        RedisEngine::connect(config).await,
+        Err(ConnectError::KeyPrefix)
+    ));
+}
+
+#[tokio::test]
+async fn several_urls_are_refused_outside_cluster_mode() {
+    let config = RedisConfig {
+        mode: RedisMode::Standalone,
+        ..cluster::base()
+    };
+    assert!(matches!(
+        RedisEngine::connect(config).await,
+        Err(ConnectError::Url(_))
+    ));
+}
+
+/// A cluster spreads the metric names over its masters: the layout is not one slot.
+#[tokio::test]
+async fn metric_names_spread_over_the_cluster_masters() {
+    use integra_domain::{Metrica, TipoMetrica};
+    use integra_ports::{SeriesLimits, SeriesStore};
+    let prefix = format!("test:{}:", integra_domain::Id::generate());
+    let engine = RedisEngine::connect(RedisConfig {
+        key_prefix: prefix.clone(),
+        ..cluster::base()
+    })
+    .await
+    .unwrap();
+    let limits = SeriesLimits {
+        max_names: 1000,
+        max_series_per_name: 10,
+        max_samples_per_series: 10,
+        retention_ms: 3_600_000,
+    };
+    let samples: Vec<Metrica> = (0..30)
+        .map(|i| Metrica {
+            nome: format!("spread_{i}"),
+            valor: 1.0,
+            tipo: TipoMetrica::Gauge,
+            labels: Default::default(),
+            timestamp: integra_domain::Timestamp::now(),
+        })
+        .collect();
+    engine
+        .append_samples(&samples, limits)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut masters_with_keys = 0;
+    for port in [7001, 7002, 7003] {
+        let out = std::process::Command::new("redis-cli")
+            .args([
+                "-p",
+                &port.to_string(),
+                "--scan",
+                "--pattern",
+                &format!("{prefix}*"),
+            ])
+            .output()
+            .unwrap();
+        if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            masters_with_keys += 1;
+        }
+    }
+    assert_eq!(masters_with_keys, 3, "30 names should reach all 3 masters");
+}

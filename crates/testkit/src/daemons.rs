@@ -202,6 +202,22 @@ pub fn tansu_binary() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A file of the test certificate authority's that `scripts/services.sh` makes (`ca.pem`, which
+/// signed the TLS services' certificate; `other-ca.pem`, which signed nothing), in
+/// `$INTEGRA_TLS_DIR`, else `~/.cache/integra/tls`.
+pub fn tls_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("INTEGRA_TLS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|cache| cache.join("integra/tls"))
+        })
+        .unwrap_or_else(|| PathBuf::from("tls"));
+    dir.join(name)
+}
+
 /// The shared Redis and broker that `make test` starts.
 pub fn shared_redis_url() -> String {
     std::env::var("INTEGRA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())

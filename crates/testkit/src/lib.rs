@@ -11,8 +11,8 @@ mod topics;
 mod ws;
 
 pub use daemons::{
-    durable_tansu_binary, free_port, shared_brokers, shared_redis_url, tansu_binary, unique_prefix,
-    Daemon,
+    durable_tansu_binary, free_port, shared_brokers, shared_redis_url, tansu_binary, tls_file,
+    unique_prefix, Daemon,
 };
 pub use http::{client, get, get_with, post, post_raw, Reply};
 pub use raw_ws::RawWs;

@@ -1,10 +1,13 @@
--- Shared by the document scripts. For a prefix P and a collection C (message | alert) the keys are
---   P..C..':'..id        the document: its body, exactly as written (the record's JSON)
---   P..'idx:'..C..':'..N index N: sorted set of ids scored by creation time (ms)
---   P..'exp:'..C         sorted set of ids scored by expiry time (ms), to trim the indexes
---   P..'meta:'..C        hash id -> its revision, then the names of its indexes, "\n"-separated
--- The structures never start with C..':', so no id can collide with them. The client passes every
--- key it can compute; the scripts build only the keys of indexes an old version was in. Every
+-- Shared by the document scripts. For a prefix P and a collection C (message | alert) the keys
+-- are, all in the slot of the hash tag {C} (one collection, one slot: see the crate's docs):
+--   P..'{'..C..'}:'..id        the document: its body, exactly as written (the record's JSON)
+--   P..'{'..C..'}.idx:'..N     index N: sorted set of ids scored by creation time (ms)
+--   P..'{'..C..'}.exp'         sorted set of ids scored by expiry time (ms), to trim the indexes
+--   P..'{'..C..'}.meta'        hash id -> its revision, then the names of its indexes, "\n"-separated
+-- Documents are '}:' and an id, the structures '}.' and a name: no id can collide with them. The
+-- client passes in KEYS every key it can compute; the scripts make only the keys they find
+-- inside (the documents an index or the expiry set names, the indexes an old version was in),
+-- from the same prefixes, so that these carry the same hash tag and live in the same slot. Every
 -- redis.call costs about a microsecond of script overhead on top of the command: the scripts make
 -- as few as the bookkeeping allows, and no closures or tables on the common path.
 
