@@ -3,8 +3,10 @@
 #   store  the Redis store's operations, beside redis-benchmark;
 #   bus    the Kafka bus alone: 64 publishes in flight, for three linger.ms settings;
 #   http   POST /messages end to end on Redis + Kafka, beside a bare actix-web JSON handler (wrk),
-#          then the same server with one backend at a time, with the CPU each process spent.
-# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http]...
+#          then the same server with one backend at a time, with the CPU each process spent;
+#   metrics POST /metrics on Redis (embedded bus), batches of 100 samples over 20 names and of
+#          one name; with COMPARE_BIN=path, another build measured in the same run.
+# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http|metrics]...
 # SERVER_BIN=path measures another build of integra-server (an older commit's, to compare).
 #
 # Every measured server gets fresh dependencies: a Tansu of its own on BENCH_KAFKA_PORT (19092),
@@ -20,6 +22,7 @@ KAFKA_PORT=${BENCH_KAFKA_PORT:-19092}
 REDIS_URL=redis://127.0.0.1:6379/15
 SERVER_BIN=${SERVER_BIN:-target/release/integra-server}
 BENCH_STATE=target/bench/services
+WRK_SCRIPT=scripts/wrk-post-message.lua
 wanted=("$@"); [ ${#wanted[@]} -eq 0 ] && wanted=(store bus http)
 
 scripts/services.sh redis >&2
@@ -88,7 +91,7 @@ wrk_run() {
   redis_pid=$(pgrep -x redis-server | head -1); broker=$(broker_pid)
   s0=$(cpu_ticks "${server:-self}"); r0=$(cpu_ticks "$redis_pid"); b0=$(cpu_ticks "${broker:-self}")
   m0=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --latency -s scripts/wrk-post-message.lua "$url")
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --latency -s "$WRK_SCRIPT" "$url")
   s1=$(cpu_ticks "${server:-self}"); r1=$(cpu_ticks "$redis_pid"); b1=$(cpu_ticks "${broker:-self}")
   m1=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -110,20 +113,27 @@ wrk_run() {
   }'
 }
 
-# server_run name store bus seconds: starts the server on fresh dependencies, warms it up,
-# measures it, stops it.
+# Runs $SERVER_BIN from the checkout it was built in (two levels above its target/release), so
+# that it reads its own config/default.toml: an older build refuses keys it does not know.
+run_server() {
+  local bin; bin=$(realpath "$SERVER_BIN")
+  cd "$(dirname "$bin")/../.." && exec "$bin"
+}
+
+# server_run name store bus seconds [path]: starts the server on fresh dependencies, warms it up,
+# measures it (POST path, /messages by default, with $WRK_SCRIPT), stops it.
 server_run() {
-  local name=$1 store=$2 bus=$3 seconds=$4 pid
+  local name=$1 store=$2 bus=$3 seconds=$4 path=${5:-/messages} pid
   fresh_dependencies
   [ "$bus" = kafka ] || stop_broker
   INTEGRA__SERVER__BIND=127.0.0.1:18080 INTEGRA__LOG__LEVEL=warn \
   INTEGRA__STORE__BACKEND=$store INTEGRA__STORE__URL=$REDIS_URL \
   INTEGRA__BUS__BACKEND=$bus INTEGRA__BUS__BROKERS=127.0.0.1:$KAFKA_PORT \
-    "$SERVER_BIN" >/dev/null & pid=$!
+    run_server >/dev/null & pid=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
   curl -fs http://127.0.0.1:18080/readyz >/dev/null
-  wrk -t2 -c"$CONNECTIONS" -d3s -s scripts/wrk-post-message.lua http://127.0.0.1:18080/messages >/dev/null
-  wrk_run "$name" http://127.0.0.1:18080/messages "$seconds" "$pid"
+  wrk -t2 -c"$CONNECTIONS" -d3s -s "$WRK_SCRIPT" "http://127.0.0.1:18080$path" >/dev/null
+  wrk_run "$name" "http://127.0.0.1:18080$path" "$seconds" "$pid"
   if [ "$store" = redis ] && [ "$bus" = kafka ]; then
     STORED=$(curl -fs "http://127.0.0.1:18080/messages?status=CONCLUIDA&limit=1" | head -c 400)
   fi
@@ -162,11 +172,30 @@ bench_http() {
   echo "a message as stored after the run: \`${STORED:-}\`"
 }
 
+bench_metrics() {
+  declare -gA RPS
+  echo "### POST /metrics on Redis (embedded bus), batches of 100 samples, $CONNECTIONS connections"
+  echo
+  echo "| server | batches/s | p50 | p99 | non-2xx | server CPU µs/batch | Redis µs/batch | broker | whole machine µs/batch |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  local bins=("$SERVER_BIN") bin script
+  [ -n "${COMPARE_BIN:-}" ] && bins+=("$COMPARE_BIN")
+  for script in wrk-push-metrics wrk-push-metrics-one-name; do
+    for bin in "${bins[@]}"; do
+      WRK_SCRIPT=scripts/$script.lua SERVER_BIN=$bin \
+        server_run "$bin, $script, ${SHORT} s" redis memory "$SHORT" /metrics
+    done
+  done
+  stop_broker
+  echo
+}
+
 for w in "${wanted[@]}"; do
   case "$w" in
     store) bench_store ;;
     bus) bench_bus ;;
     http) bench_http ;;
+    metrics) bench_metrics ;;
     *) echo "unknown benchmark $w" >&2; exit 2 ;;
   esac
 done

@@ -26,6 +26,8 @@ pub struct RedisEngine {
     pub(crate) ttl_ms: i64,
     pub(crate) collections: Collections,
     pub(crate) series_keys: SeriesKeys,
+    /// A Redis Cluster: an operation's keys must share a slot.
+    pub(crate) clustered: bool,
     pub(crate) scripts: Scripts,
 }
 
@@ -37,6 +39,7 @@ pub(crate) struct Scripts {
     pub(crate) list: Script,
     pub(crate) series_register: Script,
     pub(crate) series_append: Script,
+    pub(crate) series_batch: Script,
     pub(crate) series_query: Script,
 }
 
@@ -44,13 +47,16 @@ impl Scripts {
     fn new() -> Self {
         let documents =
             |body: &str| Script::from_lua(format!("{}{body}", include_str!("lua/lib.lua")));
+        let series =
+            |body: &str| Script::from_lua(format!("{}{body}", include_str!("lua/series_lib.lua")));
         Self {
             insert: documents(include_str!("lua/insert.lua")),
             replace: documents(include_str!("lua/replace.lua")),
             get: documents(include_str!("lua/get.lua")),
             list: documents(include_str!("lua/list.lua")),
-            series_register: Script::from_lua(include_str!("lua/series_register.lua")),
-            series_append: Script::from_lua(include_str!("lua/series_append.lua")),
+            series_register: series(include_str!("lua/series_register.lua")),
+            series_append: series(include_str!("lua/series_append.lua")),
+            series_batch: series(include_str!("lua/series_batch.lua")),
             series_query: Script::from_lua(include_str!("lua/series_query.lua")),
         }
     }
@@ -161,6 +167,7 @@ impl RedisEngine {
             pool,
             collections: Collections::new(&config.key_prefix),
             series_keys: SeriesKeys::new(&config.key_prefix),
+            clustered: config.mode == RedisMode::Cluster,
             prefix: config.key_prefix,
             ttl_ms,
             scripts: Scripts::new(),

@@ -2,13 +2,16 @@
 //! `{metrics}`) and each name's samples in a slot of its own (`lua/series_append.lua`, slot of
 //! `{metrics:N}`), so that on Redis Cluster the names spread over the shards.
 //!
-//! Appending a batch: each name's samples are checked (kind, series cap) where they live; names
-//! seen for the first time are then registered (name cap, exposition collisions); then each
-//! name's samples are written. A batch of one name, the common case, is one script call once the
-//! name is known: its check and its write are one call. A batch of several names is checked whole
-//! before any name is written; only a concurrent writer filling a name's series cap between the
-//! check and the write can leave it written in part (the write re-checks, and refuses that name).
-//! Many names are asked [`FAN_OUT`] at a time.
+//! Appending a batch of one name, the common case, is one script call once the name is known
+//! (`lua/series_append.lua`: check, then write); a name seen for the first time is registered
+//! first (`lua/series_register.lua`: name cap, exposition collisions).
+//!
+//! A batch of several names is one call on one Redis (`lua/series_batch.lua`: every key on the
+//! same server, all or none). On a cluster its names live in different slots, so no one script can
+//! take them: each name's samples are checked where they live, the new names registered, then each
+//! name's samples written, [`FAN_OUT`] names at a time. The batch is checked whole before any name
+//! is written; only a concurrent writer filling a name's series cap between the check and the
+//! write can leave it written in part there (the write re-checks, and refuses that name).
 
 use std::collections::HashMap;
 
@@ -115,6 +118,38 @@ enum Mode {
     Append,
 }
 
+/// A group's samples as the series scripts take them: index, tipo, series key, timestamp, json.
+fn push_samples(args: &mut Vec<Value>, group: &Group<'_>, mode: Mode) -> Result<(), StoreError> {
+    for (index, s) in &group.samples {
+        // A check reads no timestamp and no body: they are not encoded for it.
+        let (timestamp, json) = match mode {
+            Mode::Check => (Value::from(""), Value::from("")),
+            Mode::Append => (
+                s.timestamp.millis().into(),
+                serde_json::to_string(s)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot encode a sample: {e}")))?
+                    .into(),
+            ),
+        };
+        args.extend([
+            count(*index),
+            s.tipo.as_str().into(),
+            s.series_key().into(),
+            timestamp,
+            json,
+        ]);
+    }
+    Ok(())
+}
+
+/// The name of the batch's sample `index`.
+fn nome_of<'a>(groups: &[Group<'a>], index: usize) -> &'a str {
+    groups
+        .iter()
+        .find(|g| g.samples.iter().any(|(i, _)| *i == index))
+        .map_or("", |g| g.nome)
+}
+
 impl RedisEngine {
     /// Runs `lua/series_append.lua` on one name's samples.
     async fn append_name(
@@ -138,17 +173,7 @@ impl RedisEngine {
             count(limits.max_series_per_name),
             count(limits.max_samples_per_series),
         ]);
-        for (index, s) in &group.samples {
-            let json = serde_json::to_string(s)
-                .map_err(|e| StoreError::Unavailable(format!("cannot encode a sample: {e}")))?;
-            args.extend([
-                count(*index),
-                s.tipo.as_str().into(),
-                s.series_key().into(),
-                s.timestamp.millis().into(),
-                json.into(),
-            ]);
-        }
+        push_samples(&mut args, group, mode)?;
         let reply: Vec<Value> = self
             .eval(
                 &self.scripts.series_append,
@@ -157,6 +182,46 @@ impl RedisEngine {
             )
             .await?;
         Ok(verdict(reply, limits, |_| group.nome))
+    }
+
+    /// Runs `lua/series_batch.lua`: the whole batch in one call, on one Redis.
+    async fn append_batch(
+        &self,
+        groups: &[Group<'_>],
+        limits: SeriesLimits,
+    ) -> Result<Result<(), SampleRejection>, StoreError> {
+        let mut keys = Vec::with_capacity(2 + 3 * groups.len());
+        keys.extend([
+            self.series_keys.kinds.clone(),
+            self.series_keys.exposed.clone(),
+        ]);
+        let mut args: Vec<Value> = vec![
+            Timestamp::now().millis().into(),
+            limits.retention_ms.into(),
+            count(limits.max_series_per_name),
+            count(limits.max_samples_per_series),
+            count(limits.max_names),
+        ];
+        for group in groups {
+            let name = self.series_keys.name(group.nome);
+            keys.extend([name.samples, name.series, name.meta]);
+            let tipo = group.samples[0].1.tipo;
+            args.extend([
+                group.nome.into(),
+                tipo.exposed_names(group.nome).join("\n").into(),
+                count(group.samples.len()),
+            ]);
+        }
+        for group in groups {
+            push_samples(&mut args, group, Mode::Append)?;
+        }
+        let reply: Vec<Value> = self.eval(&self.scripts.series_batch, keys, args).await?;
+        Ok(
+            match verdict(reply, limits, |index| nome_of(groups, index)) {
+                Verdict::Rejected(r) => Err(r),
+                Verdict::Ok | Verdict::Unregistered => Ok(()),
+            },
+        )
     }
 
     /// Runs `lua/series_register.lua` on these names.
@@ -279,6 +344,9 @@ impl SeriesStore for RedisEngine {
                     _ => self.write(&groups, limits).await,
                 },
             };
+        }
+        if !self.clustered {
+            return self.append_batch(&groups, limits).await;
         }
         let verdicts = self
             .append_names(&groups, Mode::Check, false, limits)
