@@ -40,7 +40,8 @@
 //! cluster). Metric samples, the bulk of the data and of the writes, spread over the cluster by
 //! name: each name is a slot of its own, and only a name's first sample touches the registry's
 //! slot. Connection presence spreads by connection. A query over every name asks each name's
-//! shard.
+//! shard. A batch of samples of several names, one script call on one Redis, is a check and a
+//! write per name on a cluster (see `series.rs`).
 
 mod client;
 mod config;
