@@ -32,7 +32,7 @@ async fn subscribe(prefix: &str, topic: &str) -> integra_ports::Subscription {
     let config = KafkaConfig {
         topic_prefix: prefix.into(),
         timeout: Duration::from_secs(10),
-        ..KafkaConfig::plaintext(shared_brokers())
+        ..KafkaConfig::new(shared_brokers())
     };
     KafkaBus::new(&config)
         .unwrap()

@@ -147,7 +147,7 @@ async fn two_services_sharing_one_redis_publish_each_id_once() {
     for _ in 0..2 {
         let config = RedisConfig {
             key_prefix: prefix.clone(),
-            ..RedisConfig::standalone(shared_redis_url())
+            ..RedisConfig::new(shared_redis_url())
         };
         let store: Arc<dyn integra_ports::Store> =
             Arc::new(RedisStore::new(RedisEngine::connect(config).await.unwrap()));

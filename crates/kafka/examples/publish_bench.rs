@@ -84,7 +84,7 @@ async fn main() {
             KafkaBus::new(&KafkaConfig {
                 topic_prefix: format!("bench{run}l{linger}."),
                 linger: Duration::from_millis(linger),
-                ..KafkaConfig::plaintext(brokers.clone())
+                ..KafkaConfig::new(brokers.clone())
             })
             .unwrap(),
         );

@@ -27,9 +27,9 @@ pub struct KafkaConfig {
 }
 
 impl KafkaConfig {
-    /// Plaintext Kafka at `brokers` with the bus's defaults: no topic prefix, 5 s timeout,
+    /// Kafka at `brokers` with the bus's defaults: plaintext, no topic prefix, 5 s timeout,
     /// 5 ms linger, nothing passed through.
-    pub fn plaintext(brokers: impl Into<String>) -> Self {
+    pub fn new(brokers: impl Into<String>) -> Self {
         Self {
             brokers: brokers.into(),
             topic_prefix: String::new(),
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn sasl_credentials_reach_the_client_and_never_print() {
-        let mut config = KafkaConfig::plaintext("b:9092");
+        let mut config = KafkaConfig::new("b:9092");
         config.security = Security {
             protocol: SecurityProtocol::SaslSsl,
             sasl: Some(Sasl {

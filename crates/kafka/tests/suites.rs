@@ -25,7 +25,7 @@ fn config(brokers: String, prefix: &str, timeout: Duration) -> KafkaConfig {
     KafkaConfig {
         topic_prefix: prefix.to_owned(),
         timeout,
-        ..KafkaConfig::plaintext(brokers)
+        ..KafkaConfig::new(brokers)
     }
 }
 

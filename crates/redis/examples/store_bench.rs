@@ -116,7 +116,7 @@ async fn main() {
     flush(&url).await;
     let config = RedisConfig {
         command_timeout: Duration::from_secs(10),
-        ..RedisConfig::standalone(url.as_str())
+        ..RedisConfig::new(url.as_str())
     };
     let store = Arc::new(RedisEngine::connect(config).await.unwrap());
 

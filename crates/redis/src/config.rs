@@ -37,8 +37,9 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
-    /// A single Redis at `url`, no TLS CA file, no key prefix, no expiry, commands bounded by 2 s.
-    pub fn standalone(url: impl Into<Secret>) -> Self {
+    /// One Redis at `url` (standalone), no TLS CA file, no key prefix, no expiry, commands
+    /// bounded by 2 s.
+    pub fn new(url: impl Into<Secret>) -> Self {
         Self {
             url: url.into(),
             mode: RedisMode::Standalone,

@@ -43,7 +43,7 @@ mod standalone {
     use super::*;
 
     fn base() -> RedisConfig {
-        RedisConfig::standalone(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+        RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
     }
 
     suites_on!(base);
@@ -56,7 +56,7 @@ mod cluster {
     pub(super) fn base() -> RedisConfig {
         RedisConfig {
             mode: RedisMode::Cluster,
-            ..RedisConfig::standalone(env_or(
+            ..RedisConfig::new(env_or(
                 "INTEGRA_TEST_REDIS_CLUSTER_URL",
                 "redis://127.0.0.1:7001,redis://127.0.0.1:7002",
             ))
@@ -74,7 +74,7 @@ mod tls {
     pub(super) fn base() -> RedisConfig {
         RedisConfig {
             tls_ca_file: Some(tls_file("ca.pem")),
-            ..RedisConfig::standalone(env_or(
+            ..RedisConfig::new(env_or(
                 "INTEGRA_TEST_REDIS_TLS_URL",
                 "rediss://integra:integra-test-password@127.0.0.1:6390",
             ))
@@ -122,7 +122,7 @@ async fn a_server_certificate_from_an_unknown_ca_is_refused_at_connect() {
 async fn plaintext_to_the_tls_port_does_not_connect() {
     let config = RedisConfig {
         command_timeout: Duration::from_secs(1),
-        ..RedisConfig::standalone("redis://integra:integra-test-password@127.0.0.1:6390")
+        ..RedisConfig::new("redis://integra:integra-test-password@127.0.0.1:6390")
     };
     assert!(RedisEngine::connect(config).await.is_err());
 }
