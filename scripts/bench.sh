@@ -5,7 +5,10 @@
 #   http   POST /messages end to end on Redis + Kafka, beside a bare actix-web JSON handler (wrk),
 #          then the same server with one backend at a time, with the CPU each process spent;
 #   metrics POST /metrics on Redis (embedded bus), batches of 100 samples over 20 names and of
-#          one name; with COMPARE_BIN=path, another build measured in the same run.
+#          one name; with COMPARE_BIN=path, another build measured in the same run;
+#   peers  Integra beside the programs its users would otherwise run (Debian's Alertmanager and
+#          Pushgateway, installed here): PEER_ROUNDS (3) interleaved rounds of PEER_SECONDS (10) s
+#          per subject, medians, ratios, server CPU per operation from /proc.
 # Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http|metrics]...
 # SERVER_BIN=path measures another build of integra-server (an older commit's, to compare).
 #
@@ -190,12 +193,140 @@ bench_metrics() {
   echo
 }
 
+PEER_ROUNDS=${PEER_ROUNDS:-3}
+PEER_SECONDS=${PEER_SECONDS:-10}
+AM_PORT=19193
+PG_PORT=19191
+
+# peer_measure subject url script pid: one wrk run of PEER_SECONDS; appends
+# "requests/s:server µs/op:Redis µs/op:p99:non-2xx" to PEER[subject].
+peer_measure() {
+  local subject=$1 url=$2 script=$3 pid=$4 out s0 s1 r0 r1 redis_pid args=()
+  redis_pid=$(pgrep -x redis-server | head -1)
+  [ -n "$script" ] && args=(-s "$script")
+  s0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$redis_pid")
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${PEER_SECONDS}s" --latency "${args[@]}" "$url")
+  s1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$redis_pid")
+  PEER[$subject]+=$(awk -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v hz="$(getconf CLK_TCK)" \
+    -v t="$PEER_SECONDS" -v out="$out" 'BEGIN {
+      n = split(out, lines, "\n"); rps = 0; p99 = "-"; bad = 0
+      for (i = 1; i <= n; i++) {
+        split(lines[i], f, " ")
+        if (lines[i] ~ /Requests\/sec/) rps = f[2]
+        if (f[1] == "99%") p99 = f[2]
+        if (lines[i] ~ /Non-2xx/) bad = f[length(f)]
+      }
+      ops = rps * t; if (ops == 0) ops = 1
+      printf "%s:%.0f:%.0f:%s:%s ", rps, s * 1e6 / hz / ops, r * 1e6 / hz / ops, p99, bad
+    }')
+}
+
+# peer_median subject field (1 requests/s, 2 server µs, 3 Redis µs, 4 p99, 5 non-2xx summed).
+peer_median() {
+  tr ' ' '\n' <<<"${PEER[$1]}" | awk -F: -v f="$2" 'NF {
+      if (f == 5) { sum += $5; next }
+      v[++n] = $f
+    }
+    END {
+      if (f == 5) { print sum + 0; exit }
+      if (f == 4) { print v[int((n + 1) / 2)]; exit }
+      asort(v); print v[int((n + 1) / 2)]
+    }'
+}
+
+# start_integra port store bus: a release server of its own, its pid in INTEGRA_PID.
+start_integra() {
+  INTEGRA__SERVER__BIND=127.0.0.1:$1 INTEGRA__LOG__LEVEL=warn \
+  INTEGRA__STORE__BACKEND=$2 INTEGRA__STORE__URL=$REDIS_URL \
+  INTEGRA__BUS__BACKEND=$3 INTEGRA__BUS__BROKERS=127.0.0.1:$KAFKA_PORT \
+    run_server >/dev/null & INTEGRA_PID=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return; sleep 0.2; done
+  echo "integra on :$1 did not become ready" >&2; exit 1
+}
+
+bench_peers() {
+  declare -gA PEER
+  local pids=() am pg mem redis full i r
+  if ! command -v prometheus-alertmanager >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      prometheus-alertmanager prometheus-pushgateway) >/dev/null
+  fi
+  fresh_dependencies
+  mkdir -p "$BENCH_STATE/alertmanager"
+  printf 'route:\n  receiver: none\nreceivers:\n  - name: none\n' >"$BENCH_STATE/alertmanager.yml"
+  prometheus-alertmanager --config.file="$BENCH_STATE/alertmanager.yml" \
+    --storage.path="$BENCH_STATE/alertmanager" --web.listen-address=127.0.0.1:$AM_PORT \
+    --cluster.listen-address= --log.level=warn >"$BENCH_STATE/alertmanager.log" 2>&1 & am=$!
+  prometheus-pushgateway --web.listen-address=127.0.0.1:$PG_PORT --log.level=warn \
+    >"$BENCH_STATE/pushgateway.log" 2>&1 & pg=$!
+  start_integra 18081 memory memory; mem=$INTEGRA_PID
+  start_integra 18082 redis memory; redis=$INTEGRA_PID
+  start_integra 18083 redis kafka; full=$INTEGRA_PID
+  pids=("$am" "$pg" "$mem" "$redis" "$full")
+  for port in $AM_PORT $PG_PORT; do
+    for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  done
+  # A page of 100 to list on each store.
+  for port in 18081 18082; do
+    for i in $(seq 1 150); do
+      curl -fs -o /dev/null -H 'content-type: application/json' \
+        -d "{\"tipo\":\"email\",\"destinatario\":\"ana@example.com\",\"conteudo\":\"$(head -c 150 /dev/zero | tr '\0' x)\"}" \
+        "http://127.0.0.1:$port/messages"
+    done
+  done
+  local subjects=(
+    "am|http://127.0.0.1:$AM_PORT/api/v2/alerts|scripts/wrk-alertmanager.lua|$am"
+    "alerts-mem|http://127.0.0.1:18081/alerts|scripts/wrk-post-alert.lua|$mem"
+    "alerts-redis|http://127.0.0.1:18082/alerts|scripts/wrk-post-alert.lua|$redis"
+    "pg|http://127.0.0.1:$PG_PORT|scripts/wrk-pushgateway.lua|$pg"
+    "push-redis|http://127.0.0.1:18082/metrics|scripts/wrk-push-metrics.lua|$redis"
+    "list-mem|http://127.0.0.1:18081/messages?limit=100||$mem"
+    "list-redis|http://127.0.0.1:18082/messages?limit=100||$redis"
+    "send-full|http://127.0.0.1:18083/messages|scripts/wrk-post-message.lua|$full"
+  )
+  for r in $(seq 1 "$PEER_ROUNDS"); do
+    echo "round $r of $PEER_ROUNDS" >&2
+    for s in "${subjects[@]}"; do
+      IFS='|' read -r name url script pid <<<"$s"
+      peer_measure "$name" "$url" "$script" "$pid"
+    done
+  done
+  kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true
+  stop_broker
+
+  local m; m() { peer_median "$1" "$2"; }
+  echo "### Integra beside its peers: $PEER_ROUNDS interleaved rounds of ${PEER_SECONDS} s, wrk -t2 -c$CONNECTIONS, medians"
+  echo
+  echo "| work | Integra | peer, same run | ratio | target |"
+  echo "|---|---|---|---|---|"
+  awk -v a="$(m alerts-mem 1)" -v b="$(m am 1)" -v c="$(m alerts-mem 2)" -v d="$(m am 2)" 'BEGIN {
+    printf "| alert ingest, new ids, embedded store | %.0f/s, %s µs server | Alertmanager %s, `POST /api/v2/alerts`: %.0f/s, %s µs | **%.2fx** | >= 2x |\n",
+      a, c, "'"$(prometheus-alertmanager --version 2>&1 | awk 'NR == 1 {print $3}')"'", b, d, a / b }'
+  awk -v a="$(m alerts-redis 1)" -v b="$(m am 1)" -v c="$(m alerts-redis 2)" -v r="$(m alerts-redis 3)" 'BEGIN {
+    printf "| alert ingest, new ids, Redis | %.0f/s, %s µs server + %s µs Redis | Alertmanager %.0f/s | **%.2fx** | >= 1.2x |\n",
+      a, c, r, b, a / b }'
+  awk -v a="$(m push-redis 1)" -v b="$(m pg 1)" -v p="$(m push-redis 4)" -v c="$(m push-redis 2)" -v d="$(m pg 2)" 'BEGIN {
+    printf "| metric push, 100 samples per request, Redis | %.0f samples/s, p99 %s, %s µs server per request | Pushgateway %s: %.0f samples/s, %s µs per request | **%.2fx** | >= 3x |\n",
+      a * 100, p, c, "'"$(prometheus-pushgateway --version 2>&1 | awk 'NR == 1 {print $3}')"'", b * 100, d, a / b }'
+  awk -v a="$(m list-mem 1)" -v c="$(m list-mem 2)" 'BEGIN {
+    printf "| `GET /messages?limit=100`, embedded | %.0f/s; %s µs of server CPU per request | - | - | <= 60 µs |\n", a, c }'
+  awk -v a="$(m list-redis 1)" -v c="$(m list-redis 2)" -v r="$(m list-redis 3)" 'BEGIN {
+    printf "| the same on Redis | %.0f/s; %s µs server + %s µs Redis | - | - | <= 90 µs server |\n", a, c, r }'
+  awk -v a="$(m send-full 1)" -v p="$(m send-full 4)" -v c="$(m send-full 2)" 'BEGIN {
+    printf "| `POST /messages`, Redis + Kafka | %.0f/s, p99 %s, %s µs server | (the FastAPI seed is not in this repository) | - | >= 10x the seed, p99 < 20 ms |\n", a, p, c }'
+  echo
+  local bad s n
+  bad=$(for s in "${subjects[@]}"; do n=$(m "${s%%|*}" 5); [ "$n" = 0 ] || printf ' %s: %s' "${s%%|*}" "$n"; done)
+  echo "non-2xx answers over every run:${bad:- none}"
+}
+
 for w in "${wanted[@]}"; do
   case "$w" in
     store) bench_store ;;
     bus) bench_bus ;;
     http) bench_http ;;
     metrics) bench_metrics ;;
+    peers) bench_peers ;;
     *) echo "unknown benchmark $w" >&2; exit 2 ;;
   esac
 done

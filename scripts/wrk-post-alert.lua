@@ -1,0 +1,19 @@
+-- wrk: POST /alerts, a new id every request (scripts/bench.sh peers).
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+-- Each wrk thread has a Lua state of its own: a thread number keeps their ids apart.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread", threads)
+end
+
+math.randomseed(os.time())
+local run, n = math.random(1, 1e9), 0
+
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format(
+    '{"id":"bench-%d-t%d-%d","titulo":"Fila parada","descricao":"sem consumo","severidade":"alta","origem":"bench","labels":{"fila":"pedidos"}}',
+    run, thread, n))
+end
