@@ -25,7 +25,18 @@ KAFKA_PORT=${BENCH_KAFKA_PORT:-19092}
 REDIS_URL=redis://127.0.0.1:6379/15
 SERVER_BIN=${SERVER_BIN:-target/release/integra-server}
 BENCH_STATE=target/bench/services
+# The wrk script of a run: its path, then an argument for it if any ("" for a plain GET).
 WRK_SCRIPT=scripts/wrk-post-message.lua
+
+# run_wrk spec url wrk-options...: wrk with the script `spec` ("path [argument]", or "").
+run_wrk() {
+  local spec=$1 url=$2; shift 2
+  local script=${spec%% *}
+  if [ -z "$spec" ]; then wrk "$@" "$url"
+  elif [ "$script" = "$spec" ]; then wrk "$@" -s "$script" "$url"
+  else wrk "$@" -s "$script" "$url" -- "${spec#* }"
+  fi
+}
 wanted=("$@"); [ ${#wanted[@]} -eq 0 ] && wanted=(store bus http)
 
 scripts/services.sh redis >&2
@@ -94,7 +105,7 @@ wrk_run() {
   redis_pid=$(pgrep -x redis-server | head -1); broker=$(broker_pid)
   s0=$(cpu_ticks "${server:-self}"); r0=$(cpu_ticks "$redis_pid"); b0=$(cpu_ticks "${broker:-self}")
   m0=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --latency -s "$WRK_SCRIPT" "$url")
+  out=$(run_wrk "$WRK_SCRIPT" "$url" -t2 -c"$CONNECTIONS" -d"${seconds}s" --latency)
   s1=$(cpu_ticks "${server:-self}"); r1=$(cpu_ticks "$redis_pid"); b1=$(cpu_ticks "${broker:-self}")
   m1=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -135,7 +146,7 @@ server_run() {
     run_server >/dev/null & pid=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
   curl -fs http://127.0.0.1:18080/readyz >/dev/null
-  wrk -t2 -c"$CONNECTIONS" -d3s -s "$WRK_SCRIPT" "http://127.0.0.1:18080$path" >/dev/null
+  run_wrk "$WRK_SCRIPT" "http://127.0.0.1:18080$path" -t2 -c"$CONNECTIONS" -d3s >/dev/null
   wrk_run "$name" "http://127.0.0.1:18080$path" "$seconds" "$pid"
   if [ "$store" = redis ] && [ "$bus" = kafka ]; then
     STORED=$(curl -fs "http://127.0.0.1:18080/messages?status=CONCLUIDA&limit=1" | head -c 400)
@@ -183,10 +194,12 @@ bench_metrics() {
   echo "|---|---|---|---|---|---|---|---|---|"
   local bins=("$SERVER_BIN") bin script
   [ -n "${COMPARE_BIN:-}" ] && bins+=("$COMPARE_BIN")
-  for script in wrk-push-metrics wrk-push-metrics-one-name; do
+  for shape in "20 names" "one-name"; do
     for bin in "${bins[@]}"; do
-      WRK_SCRIPT=scripts/$script.lua SERVER_BIN=$bin \
-        server_run "$bin, $script, ${SHORT} s" redis memory "$SHORT" /metrics
+      local spec=scripts/wrk-push-metrics.lua
+      [ "$shape" = one-name ] && spec="$spec one-name"
+      WRK_SCRIPT=$spec SERVER_BIN=$bin \
+        server_run "$bin, $shape a batch, ${SHORT} s" redis memory "$SHORT" /metrics
     done
   done
   stop_broker
@@ -201,11 +214,10 @@ PG_PORT=19191
 # peer_measure subject url script pid: one wrk run of PEER_SECONDS; appends
 # "requests/s:server µs/op:Redis µs/op:p99:non-2xx" to PEER[subject].
 peer_measure() {
-  local subject=$1 url=$2 script=$3 pid=$4 out s0 s1 r0 r1 redis_pid args=()
+  local subject=$1 url=$2 script=$3 pid=$4 out s0 s1 r0 r1 redis_pid
   redis_pid=$(pgrep -x redis-server | head -1)
-  [ -n "$script" ] && args=(-s "$script")
   s0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$redis_pid")
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"${PEER_SECONDS}s" --latency "${args[@]}" "$url")
+  out=$(run_wrk "$script" "$url" -t2 -c"$CONNECTIONS" -d"${PEER_SECONDS}s" --latency)
   s1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$redis_pid")
   PEER[$subject]+=$(awk -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v hz="$(getconf CLK_TCK)" \
     -v t="$PEER_SECONDS" -v out="$out" 'BEGIN {
@@ -275,10 +287,10 @@ bench_peers() {
     done
   done
   local subjects=(
-    "am|http://127.0.0.1:$AM_PORT/api/v2/alerts|scripts/wrk-alertmanager.lua|$am"
-    "alerts-mem|http://127.0.0.1:18081/alerts|scripts/wrk-post-alert.lua|$mem"
-    "alerts-redis|http://127.0.0.1:18082/alerts|scripts/wrk-post-alert.lua|$redis"
-    "pg|http://127.0.0.1:$PG_PORT|scripts/wrk-pushgateway.lua|$pg"
+    "am|http://127.0.0.1:$AM_PORT/api/v2/alerts|scripts/wrk-new-alert.lua alertmanager|$am"
+    "alerts-mem|http://127.0.0.1:18081/alerts|scripts/wrk-new-alert.lua|$mem"
+    "alerts-redis|http://127.0.0.1:18082/alerts|scripts/wrk-new-alert.lua|$redis"
+    "pg|http://127.0.0.1:$PG_PORT|scripts/wrk-push-metrics.lua pushgateway|$pg"
     "push-redis|http://127.0.0.1:18082/metrics|scripts/wrk-push-metrics.lua|$redis"
     "list-mem|http://127.0.0.1:18081/messages?limit=100||$mem"
     "list-redis|http://127.0.0.1:18082/messages?limit=100||$redis"
