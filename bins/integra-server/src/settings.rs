@@ -12,8 +12,8 @@ use integra_http::HttpSettings;
 use integra_kafka::{KafkaConfig, Sasl, Security};
 pub use integra_kafka::{SaslMechanism, SecurityProtocol};
 use integra_ports::Secret;
-use integra_redis::RedisConfig;
 pub use integra_redis::RedisMode;
+use integra_redis::{ConnectError, RedisConfig};
 use integra_services::{HubConfig, MetricsConfig, PublishConfig};
 use serde::Deserialize;
 
@@ -248,12 +248,6 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Invalid`] naming the key.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        let invalid = |key, reason: &str| {
-            Err(SettingsError::Invalid {
-                key,
-                reason: reason.to_owned(),
-            })
-        };
         if !self
             .server
             .bind
@@ -359,36 +353,23 @@ impl StoreSettings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let urls: Vec<&str> = self.url.expose().split(',').map(str::trim).collect();
-        // The reasons never quote the URL: it may hold a password.
-        if urls
-            .iter()
-            .any(|u| !u.starts_with("redis://") && !u.starts_with("rediss://"))
-        {
-            return invalid("store.url", "must be a redis:// or rediss:// URL");
+        // The same checks the store makes before it connects; the reasons never quote the URL.
+        self.redis()
+            .check()
+            .or_else(|e| invalid(self.key_of(&e), &e.to_string()))
+    }
+
+    /// The setting to fix for `error`.
+    pub(crate) fn key_of(&self, error: &ConnectError) -> &'static str {
+        match error {
+            ConnectError::KeyPrefix => "store.key_prefix",
+            ConnectError::CaFile { .. } => "store.tls_ca_file",
+            ConnectError::Tls(_) if !self.tls_ca_file.is_empty() => "store.tls_ca_file",
+            ConnectError::Url(_)
+            | ConnectError::Refused(_)
+            | ConnectError::Tls(_)
+            | ConnectError::Store(_) => "store.url",
         }
-        if self.mode == RedisMode::Standalone && urls.len() > 1 {
-            return invalid(
-                "store.url",
-                "lists several URLs, which is for store.mode = \"cluster\"",
-            );
-        }
-        if self.key_prefix.contains(['{', '}']) {
-            return invalid(
-                "store.key_prefix",
-                "must not contain `{` or `}`: the store places its own hash tags",
-            );
-        }
-        if !self.tls_ca_file.is_empty() {
-            if !urls.iter().all(|u| u.starts_with("rediss://")) {
-                return invalid(
-                    "store.tls_ca_file",
-                    "is set, but store.url is not rediss://",
-                );
-            }
-            readable("store.tls_ca_file", &self.tls_ca_file)?;
-        }
-        Ok(())
     }
 }
 

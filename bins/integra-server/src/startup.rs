@@ -13,7 +13,7 @@ use integra_kafka::{verify_access, AccessError, KafkaBus, KafkaConfig};
 use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
 use integra_ports::{Bus, MetricSink, Store};
 use integra_prometheus::PrometheusSink;
-use integra_redis::{ConnectError, RedisEngine, RedisStore};
+use integra_redis::{RedisEngine, RedisStore};
 use integra_services::{
     AlertService, CloseReason, Health, Hub, HubTasks, MessageService, MetricsService, Ports,
 };
@@ -94,22 +94,9 @@ async fn store(
             Arc::clone(metrics),
         ))),
         StoreBackend::Redis => Arc::new(RedisStore::new(
-            RedisEngine::connect(store.redis()).await.map_err(|e| {
-                let key = match e {
-                    ConnectError::KeyPrefix => "store.key_prefix",
-                    ConnectError::CaFile { .. } | ConnectError::Tls(_)
-                        if !store.tls_ca_file.is_empty() =>
-                    {
-                        "store.tls_ca_file"
-                    }
-                    ConnectError::Url(_)
-                    | ConnectError::CaFile { .. }
-                    | ConnectError::Refused(_)
-                    | ConnectError::Tls(_)
-                    | ConnectError::Store(_) => "store.url",
-                };
-                StartupError::Backend(format!("{key}: {e}"))
-            })?,
+            RedisEngine::connect(store.redis())
+                .await
+                .map_err(|e| StartupError::Backend(format!("{}: {e}", store.key_of(&e))))?,
         )),
     })
 }

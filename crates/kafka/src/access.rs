@@ -70,7 +70,7 @@ impl ProducerContext for Watch {
 /// [`AccessError`]: the configuration, the credentials or TLS refused, or no broker answered.
 pub async fn verify_access(config: &KafkaConfig, within: Duration) -> Result<(), AccessError> {
     let producer: BaseProducer<Watch> = config
-        .finish(&mut config.client())
+        .client(|_| {})
         .create_with_context(Watch::default())
         .map_err(|e| AccessError::Config(without_values(&e.to_string())))?;
     tokio::task::spawn_blocking(move || {

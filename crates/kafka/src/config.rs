@@ -40,17 +40,13 @@ impl KafkaConfig {
         }
     }
 
-    /// A client configuration with the brokers, the security settings and the passed-through
-    /// properties; each client adds its own.
-    pub(crate) fn client(&self) -> ClientConfig {
+    /// A client's configuration: the brokers and the security settings, then what `own` sets
+    /// for this kind of client, then the passed-through properties, last so that they win.
+    pub(crate) fn client(&self, own: impl FnOnce(&mut ClientConfig)) -> ClientConfig {
         let mut client = ClientConfig::new();
         client.set("bootstrap.servers", &self.brokers);
         self.security.apply(&mut client);
-        client
-    }
-
-    /// Sets the passed-through properties last, so that they win over the client's own.
-    pub(crate) fn finish<'a>(&self, client: &'a mut ClientConfig) -> &'a mut ClientConfig {
+        own(&mut client);
         for (key, value) in &self.librdkafka {
             client.set(key, value);
         }
@@ -211,7 +207,7 @@ mod tests {
             ssl_ca_file: Some("/etc/ca.pem".into()),
             ..Security::default()
         };
-        let client = config.client();
+        let client = config.client(|_| {});
         assert_eq!(client.get("security.protocol"), Some("sasl_ssl"));
         assert_eq!(client.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
         assert_eq!(client.get("sasl.password"), Some("hunter2"));

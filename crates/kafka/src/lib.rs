@@ -84,17 +84,16 @@ fn blocking_failed(e: tokio::task::JoinError) -> BusError {
 /// A consumer's configuration for reading by hand: a group of its own (`integra-{purpose}-{id}`)
 /// that never commits, and no topic created by asking for it.
 fn reader_config(config: &KafkaConfig, purpose: &str) -> rdkafka::config::ClientConfig {
-    let mut reader = config.client();
-    reader
-        .set(
-            "group.id",
-            format!("integra-{purpose}-{}", integra_domain::Id::generate()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("allow.auto.create.topics", "false");
-    config.finish(&mut reader);
-    reader
+    config.client(|reader| {
+        reader
+            .set(
+                "group.id",
+                format!("integra-{purpose}-{}", integra_domain::Id::generate()),
+            )
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("allow.auto.create.topics", "false");
+    })
 }
 
 /// Whether the broker said the topic does not exist.

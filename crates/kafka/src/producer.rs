@@ -186,25 +186,25 @@ fn retire(old: FutureProducer<Logged>) {
 }
 
 fn create(config: &KafkaConfig) -> Result<FutureProducer<Logged>, BusError> {
-    let mut client = config.client();
-    client
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", millis(config.linger))
-        // Later than the bus's own deadline: see the module's documentation.
-        .set(
-            "message.timeout.ms",
-            millis(config.timeout + LIBRDKAFKA_GRACE),
-        )
-        .set(
-            "socket.timeout.ms",
-            millis(config.timeout.max(Duration::from_secs(10))),
-        )
-        .set("reconnect.backoff.max.ms", "2000")
-        // Topics are the bus's to create (see `topics`).
-        .set("allow.auto.create.topics", "false");
     config
-        .finish(&mut client)
+        .client(|client| {
+            client
+                .set("acks", "all")
+                .set("enable.idempotence", "true")
+                .set("linger.ms", millis(config.linger))
+                // Later than the bus's own deadline: see the module's documentation.
+                .set(
+                    "message.timeout.ms",
+                    millis(config.timeout + LIBRDKAFKA_GRACE),
+                )
+                .set(
+                    "socket.timeout.ms",
+                    millis(config.timeout.max(Duration::from_secs(10))),
+                )
+                .set("reconnect.backoff.max.ms", "2000")
+                // Topics are the bus's to create (see `topics`).
+                .set("allow.auto.create.topics", "false");
+        })
         .create_with_context(Logged)
         .map_err(|e| {
             BusError::Unavailable(format!(

@@ -44,7 +44,7 @@ pub(crate) struct Topics {
 
 impl Topics {
     pub(crate) fn new(config: &KafkaConfig) -> Result<Self, BusError> {
-        let admin = config.finish(&mut config.client()).create().map_err(|e| {
+        let admin = config.client(|_| {}).create().map_err(|e| {
             BusError::Unavailable(format!("kafka admin: {}", without_values(&e.to_string())))
         })?;
         Ok(Self {

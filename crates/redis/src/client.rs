@@ -72,6 +72,9 @@ fn classify(e: &Error) -> StoreError {
 
 /// fred's configuration for `config`: the servers, the credentials and TLS.
 fn fred_config(config: &RedisConfig) -> Result<Config, ConnectError> {
+    if config.key_prefix.contains(['{', '}']) {
+        return Err(ConnectError::KeyPrefix);
+    }
     let urls: Vec<&str> = config
         .url
         .expose()
@@ -110,11 +113,16 @@ fn fred_config(config: &RedisConfig) -> Result<Config, ConnectError> {
         };
         fred_config.database = None;
     }
-    if let (Some(_), Some(path)) = (&fred_config.tls, &config.tls_ca_file) {
+    if let Some(path) = &config.tls_ca_file {
         let unusable = |reason: String| ConnectError::CaFile {
             path: path.clone(),
             reason,
         };
+        if !urls.iter().all(|u| u.starts_with("rediss://")) {
+            return Err(unusable(
+                "it is for TLS, and the URL is not rediss://".into(),
+            ));
+        }
         let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
         let ca = native_tls::Certificate::from_pem(&pem).map_err(|e| unusable(e.to_string()))?;
         let connector = native_tls::TlsConnector::builder()
@@ -139,6 +147,16 @@ fn connect_failed(e: &Error) -> ConnectError {
     }
 }
 
+impl RedisConfig {
+    /// Checks what can be checked without connecting: the URLs, the key prefix, the CA file.
+    ///
+    /// # Errors
+    /// What [`RedisEngine::connect`] would refuse before it connects.
+    pub fn check(&self) -> Result<(), ConnectError> {
+        fred_config(self).map(drop)
+    }
+}
+
 impl RedisEngine {
     /// Connects a pool that reconnects with backoff (100 ms doubling to 2 s, forever).
     ///
@@ -146,9 +164,6 @@ impl RedisEngine {
     /// A bad URL or CA file, credentials or a certificate Redis or the client refuses, or Redis
     /// unreachable at start-up.
     pub async fn connect(config: RedisConfig) -> Result<Self, ConnectError> {
-        if config.key_prefix.contains(['{', '}']) {
-            return Err(ConnectError::KeyPrefix);
-        }
         let pool = Builder::from_config(fred_config(&config)?)
             .with_connection_config(|c| {
                 c.connection_timeout = config.command_timeout;
