@@ -191,6 +191,26 @@ impl Metrica {
         }
         key
     }
+
+    /// The labels a [`Metrica::series_key`] was made of; `None` for a text no series key is.
+    pub fn labels_of_series_key(key: &str) -> Option<BTreeMap<String, String>> {
+        let mut labels = BTreeMap::new();
+        let mut rest = key;
+        while !rest.is_empty() {
+            let (name, quoted) = rest.split_once('=')?;
+            let mut values = serde_json::Deserializer::from_str(quoted).into_iter::<String>();
+            let value = values.next()?.ok()?;
+            let after = &quoted[values.byte_offset()..];
+            labels.insert(name.to_owned(), value);
+            rest = match after.strip_prefix(',') {
+                Some(next) if !next.is_empty() => next,
+                Some(_) => return None,
+                None if after.is_empty() => after,
+                None => return None,
+            };
+        }
+        Some(labels)
+    }
 }
 
 /// Whether `name` is a metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, at most 200 characters.
@@ -223,6 +243,18 @@ mod tests {
             serde_json::from_str(json).unwrap(),
             Timestamp::from_millis(7),
         )
+    }
+
+    #[test]
+    fn a_series_key_gives_back_the_labels_it_was_made_of() {
+        let m = sample(r#"{"nome":"x","valor":1,"labels":{"a":"1,b=\"2\"","b":"","c":"olá\n="}}"#)
+            .unwrap();
+        let key = m.series_key();
+        assert_eq!(Metrica::labels_of_series_key(&key), Some(m.labels));
+        assert_eq!(Metrica::labels_of_series_key(""), Some(BTreeMap::new()));
+        for broken in ["a", "a=1", "a=\"1\",", "a=\"1\"b"] {
+            assert_eq!(Metrica::labels_of_series_key(broken), None, "{broken}");
+        }
     }
 
     #[test]

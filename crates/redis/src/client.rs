@@ -57,7 +57,7 @@ impl Scripts {
             series_register: series(include_str!("lua/series_register.lua")),
             series_append: series(include_str!("lua/series_append.lua")),
             series_batch: series(include_str!("lua/series_batch.lua")),
-            series_query: Script::from_lua(include_str!("lua/series_query.lua")),
+            series_query: series(include_str!("lua/series_query.lua")),
         }
     }
 }

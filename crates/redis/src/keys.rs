@@ -69,8 +69,8 @@ pub(crate) struct SeriesKeys {
 
 /// The keys of one metric name, in the slot of the hash tag `{metrics:N}`.
 pub(crate) struct NameKeys {
-    /// `P{metrics:N}`: every sample of the name.
-    pub(crate) samples: String,
+    /// `P{metrics:N}`: the base of its series' points keys (`.p:n`, made by the scripts).
+    pub(crate) base: String,
     /// `P{metrics:N}.sids`: its series.
     pub(crate) series: String,
     /// `P{metrics:N}.meta`: its kind, retention and sequence.
@@ -88,11 +88,11 @@ impl SeriesKeys {
 
     /// The keys of the name `nome` (which has no `{` or `}`: see `Metrica`'s name rule).
     pub(crate) fn name(&self, nome: &str) -> NameKeys {
-        let samples = format!("{}{{metrics:{nome}}}", self.prefix);
+        let base = format!("{}{{metrics:{nome}}}", self.prefix);
         NameKeys {
-            series: format!("{samples}.sids"),
-            meta: format!("{samples}.meta"),
-            samples,
+            series: format!("{base}.sids"),
+            meta: format!("{base}.meta"),
+            base,
         }
     }
 }

@@ -12,6 +12,11 @@
 //! name's samples written, [`FAN_OUT`] names at a time. The batch is checked whole before any name
 //! is written; only a concurrent writer filling a name's series cap between the check and the
 //! write can leave it written in part there (the write re-checks, and refuses that name).
+//!
+//! Each series is one string of 16-byte points (timestamp, value) in time order; its labels are
+//! kept once, as the key of the name's series hash (`lua/series_lib.lua` has the layout). A query
+//! merges a name's series in the script, reading each a block at a time, and answers the points
+//! packed; the names of a query without `nome` are merged here.
 
 use std::collections::HashMap;
 
@@ -118,28 +123,65 @@ enum Mode {
     Append,
 }
 
-/// A group's samples as the series scripts take them: index, tipo, series key, timestamp, json.
-fn push_samples(args: &mut Vec<Value>, group: &Group<'_>, mode: Mode) -> Result<(), StoreError> {
+/// A group's samples as the series scripts take them: index, tipo, series key, timestamp, value.
+fn push_samples(args: &mut Vec<Value>, group: &Group<'_>, mode: Mode) {
     for (index, s) in &group.samples {
-        // A check reads no timestamp and no body: they are not encoded for it.
-        let (timestamp, json) = match mode {
+        // A check reads no timestamp and no value: they are not encoded for it.
+        let (timestamp, value) = match mode {
             Mode::Check => (Value::from(""), Value::from("")),
-            Mode::Append => (
-                s.timestamp.millis().into(),
-                serde_json::to_string(s)
-                    .map_err(|e| StoreError::Unavailable(format!("cannot encode a sample: {e}")))?
-                    .into(),
-            ),
+            // `{:e}` is the shortest text that reads back as the same double, in any magnitude.
+            Mode::Append => (s.timestamp.millis().into(), format!("{:e}", s.valor).into()),
         };
         args.extend([
             count(*index),
             s.tipo.as_str().into(),
             s.series_key().into(),
             timestamp,
-            json,
+            value,
         ]);
     }
-    Ok(())
+}
+
+/// The bytes of one point in `lua/series_query.lua`'s answer: series n, timestamp, value.
+const QUERIED_POINT: usize = 24;
+
+/// The samples of `nome` in a `lua/series_query.lua` answer, in its order.
+fn queried(nome: &str, tipo: TipoMetrica, reply: Vec<Value>) -> Result<Vec<Metrica>, StoreError> {
+    let unreadable = || StoreError::Unavailable("redis: unexpected reply to a series query".into());
+    let mut parts = reply.into_iter();
+    let points = parts
+        .next()
+        .and_then(|v| v.as_bytes().map(<[u8]>::to_vec))
+        .ok_or_else(unreadable)?;
+    let mut labels = HashMap::new();
+    while let (Some(key), Some(n)) = (parts.next(), parts.next()) {
+        let key = text(key).ok_or_else(unreadable)?;
+        let n = n.as_f64().ok_or_else(unreadable)?;
+        let parsed = Metrica::labels_of_series_key(&key).ok_or_else(unreadable)?;
+        labels.insert(n.to_bits(), parsed);
+    }
+    let double = |bytes: &[u8]| {
+        bytes
+            .try_into()
+            .map(f64::from_le_bytes)
+            .map_err(|_| unreadable())
+    };
+    points
+        .chunks_exact(QUERIED_POINT)
+        .map(|point| {
+            let n = double(&point[..8])?;
+            let ms = double(&point[8..16])?;
+            Ok(Metrica {
+                nome: nome.to_owned(),
+                valor: double(&point[16..])?,
+                tipo,
+                labels: labels.get(&n.to_bits()).cloned().ok_or_else(unreadable)?,
+                // Whole milliseconds, written by this crate: exact in a double.
+                #[allow(clippy::cast_possible_truncation)]
+                timestamp: Timestamp::from_millis(ms as i64),
+            })
+        })
+        .collect()
 }
 
 /// The name of the batch's sample `index`.
@@ -173,11 +215,11 @@ impl RedisEngine {
             count(limits.max_series_per_name),
             count(limits.max_samples_per_series),
         ]);
-        push_samples(&mut args, group, mode)?;
+        push_samples(&mut args, group, mode);
         let reply: Vec<Value> = self
             .eval(
                 &self.scripts.series_append,
-                vec![keys.samples, keys.series, keys.meta],
+                vec![keys.base, keys.series, keys.meta],
                 args,
             )
             .await?;
@@ -204,7 +246,7 @@ impl RedisEngine {
         ];
         for group in groups {
             let name = self.series_keys.name(group.nome);
-            keys.extend([name.samples, name.series, name.meta]);
+            keys.extend([name.base, name.series, name.meta]);
             let tipo = group.samples[0].1.tipo;
             args.extend([
                 group.nome.into(),
@@ -213,7 +255,7 @@ impl RedisEngine {
             ]);
         }
         for group in groups {
-            push_samples(&mut args, group, Mode::Append)?;
+            push_samples(&mut args, group, Mode::Append);
         }
         let reply: Vec<Value> = self.eval(&self.scripts.series_batch, keys, args).await?;
         Ok(
@@ -253,27 +295,30 @@ impl RedisEngine {
         }))
     }
 
-    /// The samples of one name, as `lua/series_query.lua` answers.
-    async fn query_name(&self, nome: &str, query: &MetricQuery) -> Result<Vec<String>, StoreError> {
-        let bound = |t: Option<Timestamp>, open: &str| {
-            t.map_or_else(|| open.to_owned(), |t| t.millis().to_string())
-        };
+    /// The samples of one name, as `lua/series_query.lua` answers, in time order.
+    async fn query_name(
+        &self,
+        nome: &str,
+        tipo: TipoMetrica,
+        query: &MetricQuery,
+    ) -> Result<Vec<Metrica>, StoreError> {
+        let bound = |t: Option<Timestamp>| t.map_or_else(String::new, |t| t.millis().to_string());
         let keys = self.series_keys.name(nome);
         let args: Vec<Value> = vec![
-            query.tipo.map_or("", TipoMetrica::as_str).into(),
-            bound(query.periodo.start(), "-inf").into(),
-            bound(query.periodo.end(), "+inf").into(),
+            tipo.as_str().into(),
+            bound(query.periodo.start()).into(),
+            bound(query.periodo.end()).into(),
             count(query.limit()),
             Timestamp::now().millis().into(),
         ];
         let reply: Vec<Value> = self
             .eval(
                 &self.scripts.series_query,
-                vec![keys.samples, keys.meta],
+                vec![keys.base, keys.series, keys.meta],
                 args,
             )
             .await?;
-        Ok(reply.into_iter().filter_map(text).collect())
+        queried(nome, tipo, reply)
     }
 
     /// Runs `lua/series_append.lua` on every name of a batch, [`FAN_OUT`] at a time.
@@ -310,17 +355,26 @@ impl RedisEngine {
         .map_or(Ok(()), Err))
     }
 
-    /// Every registered name, or only those of `tipo`.
-    async fn names(&self, tipo: Option<TipoMetrica>) -> Result<Vec<String>, StoreError> {
-        let kinds: HashMap<String, String> = self
-            .client()?
-            .hgetall(&self.series_keys.kinds)
-            .await
-            .map_err(|e| self.fail(&e))?;
+    /// The registered names with their kinds: only `nome`, or every one (of `tipo`).
+    async fn names(&self, query: &MetricQuery) -> Result<Vec<(String, TipoMetrica)>, StoreError> {
+        let client = self.client()?;
+        let kinds: HashMap<String, String> = match &query.nome {
+            Some(nome) => {
+                let kind: Option<String> = client
+                    .hget(&self.series_keys.kinds, nome.as_str())
+                    .await
+                    .map_err(|e| self.fail(&e))?;
+                kind.map(|k| (nome.clone(), k)).into_iter().collect()
+            }
+            None => client
+                .hgetall(&self.series_keys.kinds)
+                .await
+                .map_err(|e| self.fail(&e))?,
+        };
         Ok(kinds
             .into_iter()
-            .filter(|(_, kind)| tipo.is_none_or(|t| t.as_str() == kind))
-            .map(|(nome, _)| nome)
+            .filter_map(|(nome, kind)| Some((nome, TipoMetrica::parse(&kind)?)))
+            .filter(|(_, kind)| query.tipo.is_none_or(|t| t == *kind))
             .collect())
     }
 }
@@ -372,28 +426,15 @@ impl SeriesStore for RedisEngine {
     }
 
     async fn query_samples(&self, query: &MetricQuery) -> Result<Vec<Metrica>, StoreError> {
-        let names = match &query.nome {
-            Some(nome) => vec![nome.clone()],
-            None => self.names(query.tipo).await?,
-        };
-        let mut members = Vec::with_capacity(names.len());
+        let names = self.names(query).await?;
+        let mut samples = Vec::new();
         for chunk in names.chunks(FAN_OUT) {
-            members.extend(try_join_all(chunk.iter().map(|n| self.query_name(n, query))).await?);
+            let calls = chunk.iter().map(|(n, t)| self.query_name(n, *t, query));
+            samples.extend(try_join_all(calls).await?.into_iter().flatten());
         }
-        let mut samples: Vec<(i64, u64, Metrica)> = members
-            .into_iter()
-            .flatten()
-            .filter_map(|member| {
-                let (seq, json) = member.split_once('|')?;
-                let sample: Metrica = serde_json::from_str(json).ok()?;
-                Some((sample.timestamp.millis(), seq.parse().ok()?, sample))
-            })
-            .collect();
-        samples.sort_unstable_by(|a, b| (a.0, &a.2.nome, a.1).cmp(&(b.0, &b.2.nome, b.1)));
-        Ok(samples
-            .into_iter()
-            .take(query.limit())
-            .map(|(_, _, s)| s)
-            .collect())
+        // Each name's samples are in order: a stable sort by time keeps them so.
+        samples.sort_by(|a, b| (a.timestamp, &a.nome).cmp(&(b.timestamp, &b.nome)));
+        samples.truncate(query.limit());
+        Ok(samples)
     }
 }

@@ -201,3 +201,63 @@ async fn metric_names_spread_over_the_cluster_masters() {
     }
     assert_eq!(masters_with_keys, 3, "30 names should reach all 3 masters");
 }
+
+/// `redis-cli` on the standalone Redis: its answer, trimmed.
+fn redis_cli(args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_series_is_one_string_of_16_byte_points_and_an_earlier_layout_is_cleared() {
+    use integra_domain::{Metrica, Timestamp, TipoMetrica};
+    use integra_ports::{SeriesLimits, SeriesStore};
+    let prefix = format!("test:{}:", integra_domain::Id::generate());
+    let base = format!("{prefix}{{metrics:compacta}}");
+    // What an earlier version left: the name's samples in sorted sets.
+    redis_cli(&["ZADD", &base, "1", "1|{}"]);
+    redis_cli(&["HSET", &format!("{base}.sids"), "old", "1"]);
+    redis_cli(&["ZADD", &format!("{base}.s:1"), "1", "1"]);
+    let engine = RedisEngine::connect(RedisConfig {
+        key_prefix: prefix.clone(),
+        ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    })
+    .await
+    .unwrap();
+    let limits = SeriesLimits {
+        max_names: 1000,
+        max_series_per_name: 10,
+        max_samples_per_series: 10_000,
+        retention_ms: 3_600_000,
+    };
+    let now = Timestamp::now().millis();
+    let samples: Vec<Metrica> = (0..2000)
+        .map(|i| Metrica {
+            nome: "compacta".into(),
+            valor: f64::from(i) / 3.0,
+            tipo: TipoMetrica::Gauge,
+            labels: [("rota".to_owned(), "/a,b=\"c\"".to_owned())].into(),
+            timestamp: Timestamp::from_millis(now - 2000 + i64::from(i)),
+        })
+        .collect();
+    for batch in samples.chunks(100) {
+        engine.append_samples(batch, limits).await.unwrap().unwrap();
+    }
+    assert_eq!(redis_cli(&["EXISTS", &base, &format!("{base}.s:1")]), "0");
+    let points = format!("{base}.p:2");
+    assert_eq!(redis_cli(&["STRLEN", &points]), (2000 * 16).to_string());
+    let usage: usize = redis_cli(&["MEMORY", "USAGE", &points]).parse().unwrap();
+    assert!(usage <= 2 * 2000 * 16, "{usage} bytes for 2,000 points");
+    // Read back exactly, labels and all.
+    let query = integra_domain::MetricQuery::new(
+        Some("compacta".into()),
+        None,
+        integra_domain::TimeRange::ALL,
+        10_000,
+    )
+    .unwrap();
+    assert_eq!(engine.query_samples(&query).await.unwrap(), samples);
+}

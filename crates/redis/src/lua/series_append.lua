@@ -1,7 +1,7 @@
 -- Checks, then appends, the samples of one metric name, all or none. KEYS: P{metrics:N},
 -- P{metrics:N}.sids, P{metrics:N}.meta. ARGV: mode ('check' writes nothing, 'append'),
 -- registered ('1' when the name is known to be in the registry), now, retention, max series, max
--- points per series, then the samples (PER values each; in a check, timestamp and json empty).
+-- points per series, then the samples (PER values each; in a check, timestamp and value empty).
 -- Returns {'ok'}, a rejection of `check_name`, or {'unregistered'} (nothing written: the name
 -- must be registered first, see series_register.lua).
 local FIRST = 7
