@@ -19,10 +19,9 @@
 //! |---|---|---|
 //! | `P{metrics}.kind` | hash | nome → the tipo its first sample pinned (every name) |
 //! | `P{metrics}.exposed` | hash | a name an exposition uses → the metric that uses it |
-//! | `P{metrics:N}` | sorted set | `seq\|json` samples scored by timestamp (ms): never collapse |
-//! | `P{metrics:N}.sids` | hash | its label sets → series number, for the series cap |
-//! | `P{metrics:N}.s:<n>` | sorted set | series `n`'s sample numbers, to keep its newest |
-//! | `P{metrics:N}.meta` | hash | its kind, retention (for trimming on read) and sample counter |
+//! | `P{metrics:N}.sids` | hash | its label sets (kept only here) → series number; the series cap |
+//! | `P{metrics:N}.p:<n>` | string, TTL | series `n`'s points, 16 bytes each, in time order |
+//! | `P{metrics:N}.meta` | hash | its kind, retention and points cap (for reads to skip the excess) |
 //!
 //! And `P ws:conn:<id>` (string, TTL): the instance holding a WebSocket connection.
 //!
