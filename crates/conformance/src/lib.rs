@@ -104,6 +104,7 @@ macro_rules! store_suite {
         $crate::suite!(store, $factory;
             messages_come_back_as_written_and_are_listed_by_their_filters,
             an_alert_keeps_the_event_it_owes_and_is_listed_by_severity_state_and_time,
+            a_page_of_alerts_as_json_shows_the_alerts_without_the_events_they_owe,
             samples_come_back_in_ascending_time_and_equal_samples_both_stay,
             a_name_keeps_the_kind_of_its_first_sample_and_a_bad_batch_stores_nothing,
             series_per_name_are_capped,
@@ -112,6 +113,7 @@ macro_rules! store_suite {
             a_series_keeps_its_newest_samples_up_to_its_cap,
             names_are_capped_and_no_exposition_collides_with_another,
             a_query_merges_the_series_of_a_name_in_time_order,
+            a_long_query_over_many_series_is_their_newest_samples_merged_in_time_order,
             presence_is_kept_for_its_ttl_and_removed_on_request
         );
     };

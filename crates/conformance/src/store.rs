@@ -120,6 +120,63 @@ pub async fn messages_come_back_as_written_and_are_listed_by_their_filters(
         ..sms
     };
     assert_eq!(ids(concluded, Order::NewestFirst).await, ["a"]);
+
+    // The page as JSON is the page as records, written as the API writes them.
+    let page = messages
+        .list(
+            &MessageFilter::default(),
+            Paging::default(),
+            Order::NewestFirst,
+        )
+        .await
+        .unwrap();
+    let records: Vec<Mensagem> = page.into_iter().map(|v| v.record).collect();
+    let json = messages
+        .list_json(
+            &MessageFilter::default(),
+            Paging::default(),
+            Order::NewestFirst,
+        )
+        .await
+        .unwrap();
+    assert_eq!(json, serde_json::to_string(&records).unwrap());
+    let empty = messages
+        .list_json(&concluded, Paging::new(5, 10).unwrap(), Order::NewestFirst)
+        .await
+        .unwrap();
+    assert_eq!(empty, "[]");
+}
+
+pub async fn a_page_of_alerts_as_json_shows_the_alerts_without_the_events_they_owe(
+    factory: &impl StoreFactory,
+) {
+    let alerts: Arc<dyn Records<StoredAlert>> = factory(None).await;
+    // Text that looks like the owed event's, in a description and a label, stays as it is.
+    let mut owing = alert("x", "alta", 100);
+    owing.alerta.descricao = r#"a text with ,"owed":{"event":"x"} in it"#.into();
+    owing.alerta.labels.extend([
+        ("owed".to_owned(), "{".to_owned()),
+        ("p".to_owned(), ",\"owed\":{".to_owned()),
+    ]);
+    owing.owed = Some(OwedEvent {
+        event: AlertEvent::Criado,
+        since: None,
+    });
+    let clean = alert("y", "baixa", 200);
+    alerts.insert(&owing).await.unwrap();
+    alerts.insert(&clean).await.unwrap();
+    let json = alerts
+        .list_json(
+            &AlertFilter::default(),
+            Paging::default(),
+            Order::NewestFirst,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        json,
+        serde_json::to_string(&[&clean.alerta, &owing.alerta]).unwrap()
+    );
 }
 
 pub async fn an_alert_keeps_the_event_it_owes_and_is_listed_by_severity_state_and_time(
@@ -435,6 +492,66 @@ pub async fn a_query_merges_the_series_of_a_name_in_time_order(factory: &impl St
         .unwrap();
     let got = series.query_samples(&query(Some("lat"), 3)).await.unwrap();
     assert_eq!(got, batch[..3]);
+}
+
+pub async fn a_long_query_over_many_series_is_their_newest_samples_merged_in_time_order(
+    factory: &impl StoreFactory,
+) {
+    let series: Arc<dyn SeriesStore> = factory(None).await;
+    let limits = SeriesLimits {
+        max_samples_per_series: 250,
+        ..LIMITS
+    };
+    let base = Timestamp::now().millis() - 100_000;
+    // Five series of 300 samples each, timestamps distinct across all of them; every tenth
+    // sample of a series arrives in a later batch than the ones after it.
+    let point = |s: i64, j: i64| {
+        let labels = [("serie", format!("s{s}"))];
+        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        sample(
+            "longa",
+            (s * 1000 + j) as f64,
+            TipoMetrica::Gauge,
+            &labels,
+            base + 5 * j + s,
+        )
+    };
+    let (mut on_time, mut late) = (Vec::new(), Vec::new());
+    for j in 0..300 {
+        for s in 0..5 {
+            if j % 10 == 3 {
+                late.push(point(s, j))
+            } else {
+                on_time.push(point(s, j))
+            }
+        }
+    }
+    for batch in on_time.chunks(400).chain(late.chunks(400)) {
+        series.append_samples(batch, limits).await.unwrap().unwrap();
+    }
+    // What a series keeps: its newest 250 (j from 50); asked from j = 60 on, 700 at most.
+    let from = base + 5 * 60;
+    let mut expected: Vec<Metrica> = (0..5)
+        .flat_map(|s| (60..300).map(move |j| (s, j)))
+        .map(|(s, j)| point(s, j))
+        .collect();
+    expected.sort_by_key(|m| m.timestamp);
+    expected.truncate(700);
+    let asked = MetricQuery::new(
+        Some("longa".to_owned()),
+        None,
+        TimeRange::new(Some(Timestamp::from_millis(from)), None).unwrap(),
+        700,
+    )
+    .unwrap();
+    assert_eq!(series.query_samples(&asked).await.unwrap(), expected);
+    // The oldest a series still keeps, and nothing before it.
+    let all = series
+        .query_samples(&query(Some("longa"), 10_000))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5 * 250);
+    assert_eq!(all[0], point(0, 50));
 }
 
 pub async fn presence_is_kept_for_its_ttl_and_removed_on_request(factory: &impl StoreFactory) {

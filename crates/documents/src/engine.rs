@@ -88,6 +88,20 @@ pub trait DocumentEngine: Send + Sync {
     /// [`StoreError`] when the engine fails.
     async fn list(&self, page: &Page) -> Result<Vec<Versioned<String>>, StoreError>;
 
+    /// The bodies of the same page as [`DocumentEngine::list`], without their revisions: an engine
+    /// that keeps revisions apart reads less.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the engine fails.
+    async fn list_bodies(&self, page: &Page) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list(page)
+            .await?
+            .into_iter()
+            .map(|d| d.record)
+            .collect())
+    }
+
     /// Checks that the engine answers.
     ///
     /// # Errors

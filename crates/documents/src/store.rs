@@ -32,7 +32,8 @@ fn document<T: Indexed>(record: &T) -> Result<Document, StoreError> {
     Ok(Document {
         collection: T::COLLECTION,
         id: record.id().to_string(),
-        body: serde_json::to_string(record)
+        body: record
+            .to_json()
             .map_err(|e| StoreError::Unavailable(format!("cannot encode a record: {e}")))?,
         created_ms: record.created().millis(),
         indexes: record.indexes(),
@@ -84,20 +85,46 @@ impl<E: DocumentEngine, T: Indexed> Records<T> for DocumentStore<E> {
         paging: Paging,
         order: Order,
     ) -> Result<Vec<Versioned<T>>, StoreError> {
-        let (facets, range) = T::wanted(filter);
-        let page = Page {
-            collection: T::COLLECTION,
-            index: index_name(&facets),
-            range,
-            paging,
-            order,
-        };
         self.engine
-            .list(&page)
+            .list(&page_of::<T>(filter, paging, order))
             .await?
             .into_iter()
             .map(decode)
             .collect()
+    }
+
+    async fn list_json(
+        &self,
+        filter: &T::Filter,
+        paging: Paging,
+        order: Order,
+    ) -> Result<String, StoreError> {
+        let bodies = self
+            .engine
+            .list_bodies(&page_of::<T>(filter, paging, order))
+            .await?;
+        let mut json = String::with_capacity(2 + bodies.iter().map(|b| b.len() + 1).sum::<usize>());
+        json.push('[');
+        for (i, body) in bodies.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&T::public_json(body));
+        }
+        json.push(']');
+        Ok(json)
+    }
+}
+
+/// The one index range that answers `filter`, paged.
+fn page_of<T: Indexed>(filter: &T::Filter, paging: Paging, order: Order) -> Page {
+    let (facets, range) = T::wanted(filter);
+    Page {
+        collection: T::COLLECTION,
+        index: index_name(&facets),
+        range,
+        paging,
+        order,
     }
 }
 

@@ -64,6 +64,38 @@ impl RedisEngine {
     }
 }
 
+impl RedisEngine {
+    /// Runs `lua/list.lua` on one page: each document's body and meta entry, or its body alone.
+    async fn read_page(&self, page: &Page, bodies_alone: bool) -> Result<Vec<Value>, StoreError> {
+        let bound = |t: Option<Timestamp>, open: &str| {
+            t.map_or_else(|| open.to_owned(), |t| t.millis().to_string())
+        };
+        let keys = self.collections.keys(page.collection);
+        let names = vec![
+            format!("{}{}", keys.index_prefix, page.index),
+            keys.expiry.clone(),
+            keys.meta.clone(),
+        ];
+        let count = |n: usize| Value::from(i64::try_from(n).unwrap_or(i64::MAX));
+        let args: Vec<Value> = vec![
+            bound(page.range.start(), "-inf").into(),
+            bound(page.range.end(), "+inf").into(),
+            count(page.paging.skip()),
+            count(page.paging.limit()),
+            match page.order {
+                Order::OldestFirst => "1",
+                Order::NewestFirst => "0",
+            }
+            .into(),
+            Timestamp::now().millis().into(),
+            keys.doc_prefix.as_str().into(),
+            keys.index_prefix.as_str().into(),
+            if bodies_alone { "1" } else { "0" }.into(),
+        ];
+        self.eval(&self.scripts.list, names, args).await
+    }
+}
+
 fn revision_value(revision: Revision) -> Value {
     i64::try_from(revision.0).unwrap_or(i64::MAX).into()
 }
@@ -121,31 +153,7 @@ impl DocumentEngine for RedisEngine {
     }
 
     async fn list(&self, page: &Page) -> Result<Vec<Versioned<String>>, StoreError> {
-        let bound = |t: Option<Timestamp>, open: &str| {
-            t.map_or_else(|| open.to_owned(), |t| t.millis().to_string())
-        };
-        let keys = self.collections.keys(page.collection);
-        let names = vec![
-            format!("{}{}", keys.index_prefix, page.index),
-            keys.expiry.clone(),
-            keys.meta.clone(),
-        ];
-        let count = |n: usize| Value::from(i64::try_from(n).unwrap_or(i64::MAX));
-        let args: Vec<Value> = vec![
-            bound(page.range.start(), "-inf").into(),
-            bound(page.range.end(), "+inf").into(),
-            count(page.paging.skip()),
-            count(page.paging.limit()),
-            match page.order {
-                Order::OldestFirst => "1",
-                Order::NewestFirst => "0",
-            }
-            .into(),
-            Timestamp::now().millis().into(),
-            keys.doc_prefix.as_str().into(),
-            keys.index_prefix.as_str().into(),
-        ];
-        let reply: Vec<Value> = self.eval(&self.scripts.list, names, args).await?;
+        let reply = self.read_page(page, false).await?;
         let mut listed = Vec::with_capacity(reply.len() / 2);
         let mut pairs = reply.into_iter();
         while let (Some(body), Some(meta)) = (pairs.next(), pairs.next()) {
@@ -165,6 +173,11 @@ impl DocumentEngine for RedisEngine {
             });
         }
         Ok(listed)
+    }
+
+    async fn list_bodies(&self, page: &Page) -> Result<Vec<String>, StoreError> {
+        let reply = self.read_page(page, true).await?;
+        Ok(reply.into_iter().filter_map(text).collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

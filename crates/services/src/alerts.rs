@@ -195,10 +195,11 @@ impl AlertService {
             return Ok(alert.alerta);
         };
         let event = owed.event.about(&alert.alerta);
+        let json = event.to_json();
         let record = Outbound {
             topic: topics::ALERTS.to_owned(),
             key: alert.alerta.id.to_string(),
-            payload: event.to_json().into_bytes(),
+            payload: json.clone().into_bytes(),
             headers: vec![
                 ("content-type".to_owned(), "application/json".to_owned()),
                 ("evento".to_owned(), event.name().to_owned()),
@@ -207,7 +208,7 @@ impl AlertService {
         };
         match self.ledger.publish(&record).await {
             Ok(_) => {
-                self.ledger.events.emit(event);
+                self.ledger.events.emit_json(event.name(), json);
                 // Clearing the event is bookkeeping: if it fails, the next request publishes the
                 // event once more, which is better than losing it.
                 match self.ledger.replace(&alert, revision).await {
@@ -263,6 +264,21 @@ impl AlertService {
             .list(&filter, paging, Order::NewestFirst)
             .await?;
         Ok(listed.into_iter().map(|v| v.record.alerta).collect())
+    }
+
+    /// The same page as [`AlertService::list`], as the JSON array the API answers, made of the
+    /// stored JSON without parsing it.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn list_json(
+        &self,
+        filter: AlertFilter,
+        paging: Paging,
+    ) -> Result<String, ServiceError> {
+        self.ledger
+            .list_json(&filter, paging, Order::NewestFirst)
+            .await
     }
 }
 

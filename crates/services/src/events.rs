@@ -19,8 +19,14 @@ impl Events {
 
     /// Queues an event.
     pub fn emit(&self, event: Evento<'_>) {
-        if let Err(e) = self.tx.try_send(event.to_json()) {
-            tracing::warn!(event = event.name(), error = %e, "event dropped");
+        self.emit_json(event.name(), event.to_json());
+    }
+
+    /// Queues an event already written as JSON (`json` is `event`'s [`Evento::to_json`]), so that
+    /// a change published on the bus is not serialized twice.
+    pub fn emit_json(&self, name: &str, json: String) {
+        if let Err(e) = self.tx.try_send(json) {
+            tracing::warn!(event = name, error = %e, "event dropped");
         }
     }
 }

@@ -72,6 +72,19 @@ impl<T: Record> Ledger<T> {
             .map_err(self.ports.store_failed("list"))
     }
 
+    pub(crate) async fn list_json(
+        &self,
+        filter: &T::Filter,
+        paging: Paging,
+        order: Order,
+    ) -> Result<String, ServiceError> {
+        self.ports
+            .store
+            .list_json(filter, paging, order)
+            .await
+            .map_err(self.ports.store_failed("list"))
+    }
+
     /// Publishes `record` within the publish timeout.
     pub(crate) async fn publish(&self, record: &Outbound) -> Result<CoordenadasKafka, BusError> {
         self.ports.publish(record, self.publish.timeout).await

@@ -235,6 +235,21 @@ impl MessageService {
         Ok(listed.into_iter().map(|v| v.record).collect())
     }
 
+    /// The same page as [`MessageService::list`], as the JSON array the API answers, made of the
+    /// stored JSON without parsing it.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn list_json(
+        &self,
+        filter: MessageFilter,
+        paging: Paging,
+    ) -> Result<String, ServiceError> {
+        self.ledger
+            .list_json(&filter, paging, Order::NewestFirst)
+            .await
+    }
+
     /// Takes up every message left `PROCESSANDO` past its lease by a sender that died, and
     /// publishes it again (or sets it to `ERRO`). Returns how many it took up.
     ///

@@ -7,7 +7,7 @@ use integra_services::AlertOutcome;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{boolean, filter, paging, schemas, timestamp};
+use super::{boolean, filter, json_array, paging, schemas, timestamp};
 use crate::responses::{
     BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
 };
@@ -136,5 +136,5 @@ pub(crate) async fn list_alerts(
         )?,
     };
     let paging = paging(query.skip.as_deref(), query.limit.as_deref())?;
-    Ok(HttpResponse::Ok().json(state.alerts.list(filter, paging).await?))
+    Ok(json_array(state.alerts.list_json(filter, paging).await?))
 }

@@ -36,6 +36,13 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(readyz);
 }
 
+/// A 200 answer of a JSON array the store wrote (a page of records, passed through unparsed).
+fn json_array(json: String) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(json)
+}
+
 /// A query value, when present: it must be well-formed (an empty one is not).
 fn value<T>(
     field: &str,

@@ -43,7 +43,9 @@ pub struct StoredAlert {
     /// The alert.
     #[serde(flatten)]
     pub alerta: Alerta,
-    /// The event not yet acknowledged by the bus.
+    /// The event not yet acknowledged by the bus. Declared last, so that it is serialized after
+    /// the alert's fields: a store shows the alert alone by cutting it off (see
+    /// `integra_documents::Indexed::public_json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owed: Option<OwedEvent>,
 }
@@ -131,4 +133,17 @@ pub trait Records<T: Record>: Send + Sync {
         paging: Paging,
         order: Order,
     ) -> Result<Vec<Versioned<T>>, StoreError>;
+
+    /// The same page as [`Records::list`], as the JSON array the API answers: each record's
+    /// public JSON as the store holds it, joined without being parsed, so that a page costs about
+    /// what copying it costs.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn list_json(
+        &self,
+        filter: &T::Filter,
+        paging: Paging,
+        order: Order,
+    ) -> Result<String, StoreError>;
 }
