@@ -138,15 +138,25 @@ impl Docs {
     /// Writes `doc` at `revision`; returns the bytes it adds (less what an older version held).
     fn write(&mut self, doc: &Document, revision: Revision, now: i64) -> isize {
         let mut freed = 0;
+        let mut indexed = false;
         if let Some(old) = self.docs.remove(&doc.id) {
             freed = old.bytes(&doc.id);
-            self.unindex(&doc.id, &old);
+            // A change that keeps the record in its indexes (an alert's event cleared, say)
+            // leaves them as they are.
+            indexed = old.created_ms == doc.created_ms && old.indexes == doc.indexes;
+            if indexed {
+                self.writes.remove(&(old.written_ms, doc.id.clone()));
+            } else {
+                self.unindex(&doc.id, &old);
+            }
         }
-        for name in &doc.indexes {
-            self.indexes
-                .entry(name.clone())
-                .or_default()
-                .insert((doc.created_ms, doc.id.clone()));
+        if !indexed {
+            for name in &doc.indexes {
+                self.indexes
+                    .entry(name.clone())
+                    .or_default()
+                    .insert((doc.created_ms, doc.id.clone()));
+            }
         }
         self.writes.insert((now, doc.id.clone()));
         let stored = Doc {
