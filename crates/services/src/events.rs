@@ -23,8 +23,9 @@ impl Events {
     }
 
     /// Queues an event already written as JSON (`json` is `event`'s [`Evento::to_json`]), so that
-    /// a change published on the bus is not serialized twice.
-    pub fn emit_json(&self, name: &str, json: String) {
+    /// a change published on the bus is not serialized twice. Crate-private: the fan-out carries
+    /// events as JSON, so only texts an [`Evento`] wrote may come through here.
+    pub(crate) fn emit_json(&self, name: &str, json: String) {
         if let Err(e) = self.tx.try_send(json) {
             tracing::warn!(event = name, error = %e, "event dropped");
         }

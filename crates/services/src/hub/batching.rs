@@ -44,7 +44,7 @@ impl Inner {
                     size += next.len();
                     texts.push(next);
                 }
-                if let Err(e) = self.fan_out(&Record::Many { texts }).await {
+                if let Err(e) = self.fan_out(&Record::Events { events: texts }).await {
                     tracing::warn!(error = %e, "events not fanned out");
                 }
             }

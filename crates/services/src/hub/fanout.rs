@@ -12,6 +12,7 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::Inner;
 use crate::{topics, ServiceError};
@@ -24,8 +25,12 @@ use crate::{topics, ServiceError};
 pub(super) enum Record {
     /// For every connection.
     All { text: String },
-    /// For every connection, several texts in order (events, batched).
+    /// For every connection, several texts in order (written by earlier versions; read still).
     Many { texts: Vec<String> },
+    /// For every connection, several events in order, batched: each a JSON text, carried in the
+    /// record as JSON (not as a string), so that it is neither escaped nor unescaped on the way.
+    #[serde(skip)]
+    Events { events: Vec<String> },
     /// For one connection.
     One { to: String, text: String },
     /// An instance checking its own subscription.
@@ -54,13 +59,21 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
-        let (mut kind, mut text, mut texts, mut to, mut instance, mut sent) =
-            (None::<String>, None, None, None, None, None);
+        let (mut kind, mut text, mut texts, mut events, mut to, mut instance, mut sent) =
+            (None::<String>, None, None, None, None, None, None);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
                 "kind" => kind = Some(map.next_value()?),
                 "text" => text = Some(map.next_value()?),
                 "texts" => texts = Some(map.next_value()?),
+                "events" => {
+                    let raw: Vec<Box<RawValue>> = map.next_value()?;
+                    events = Some(
+                        raw.into_iter()
+                            .map(|e| String::from(Box::<str>::from(e)))
+                            .collect(),
+                    );
+                }
                 "to" => to = Some(map.next_value()?),
                 "instance" => instance = Some(map.next_value()?),
                 "sent" => sent = Some(map.next_value()?),
@@ -77,6 +90,9 @@ impl<'de> Visitor<'de> for RecordVisitor {
             Some("many") => Ok(Record::Many {
                 texts: texts.ok_or_else(|| missing("texts"))?,
             }),
+            Some("events") => Ok(Record::Events {
+                events: events.ok_or_else(|| missing("events"))?,
+            }),
             Some("one") => Ok(Record::One {
                 to: to.ok_or_else(|| missing("to"))?,
                 text: text.ok_or_else(|| missing("text"))?,
@@ -87,7 +103,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
             }),
             Some(other) => Err(de::Error::unknown_variant(
                 other,
-                &["all", "many", "one", "heartbeat"],
+                &["all", "many", "events", "one", "heartbeat"],
             )),
             None => Err(missing("kind")),
         }
@@ -95,6 +111,25 @@ impl<'de> Visitor<'de> for RecordVisitor {
 }
 
 impl Record {
+    /// The record as the fan-out topic carries it.
+    pub(super) fn to_payload(&self) -> Vec<u8> {
+        let Self::Events { events } = self else {
+            // Serializing strings into JSON cannot fail.
+            return serde_json::to_vec(self).unwrap_or_default();
+        };
+        let size = events.iter().map(|e| e.len() + 1).sum::<usize>();
+        let mut payload = Vec::with_capacity(32 + size);
+        payload.extend_from_slice(br#"{"kind":"events","events":["#);
+        for (i, event) in events.iter().enumerate() {
+            if i > 0 {
+                payload.push(b',');
+            }
+            payload.extend_from_slice(event.as_bytes());
+        }
+        payload.extend_from_slice(b"]}");
+        payload
+    }
+
     pub(super) fn all(text: &str) -> Self {
         Self::All {
             text: text.to_owned(),
@@ -112,8 +147,7 @@ impl Record {
 impl Inner {
     /// Publishes a record on the fan-out topic.
     pub(super) async fn fan_out(&self, record: &Record) -> Result<(), ServiceError> {
-        // Serializing strings into JSON cannot fail.
-        let payload = serde_json::to_vec(record).unwrap_or_default();
+        let payload = record.to_payload();
         let outbound = Outbound {
             topic: topics::WS_FANOUT.to_owned(),
             key: self.instance.clone(),
@@ -175,7 +209,7 @@ impl Inner {
         self.liveness.received();
         match serde_json::from_slice::<Record>(&record.payload) {
             Ok(Record::All { text }) => self.deliver(None, &Arc::from(text)),
-            Ok(Record::Many { texts }) => texts
+            Ok(Record::Many { texts: events } | Record::Events { events }) => events
                 .into_iter()
                 .for_each(|t| self.deliver(None, &Arc::from(t))),
             Ok(Record::One { to, text }) => self.deliver(Some(&to), &Arc::from(text)),
@@ -237,6 +271,12 @@ mod tests {
             Record::Many {
                 texts: vec!["1".into(), "{\"x\":2}".into()],
             },
+            Record::Events {
+                events: vec![
+                    r#"{"evento":"alerta.criado","dados":{"t":"a \"b\""}}"#.into(),
+                    "2".into(),
+                ],
+            },
             Record::one("c1", "só para ti"),
             Record::Heartbeat {
                 instance: "i1".into(),
@@ -244,7 +284,7 @@ mod tests {
             },
         ];
         for record in records {
-            let json = serde_json::to_string(&record).unwrap();
+            let json = String::from_utf8(record.to_payload()).unwrap();
             assert_eq!(format!("{:?}", read(&json).unwrap()), format!("{record:?}"));
         }
         let reordered = read(r#"{"text":"t","extra":[1],"to":"c2","kind":"one"}"#).unwrap();
