@@ -20,6 +20,7 @@
 //! | `P{metrics}.kind` | hash | nome → the tipo its first sample pinned (every name) |
 //! | `P{metrics}.exposed` | hash | a name an exposition uses → the metric that uses it |
 //! | `P{metrics:N}.sids` | hash | its label sets (kept only here) → series number; the series cap |
+//! | `P{metrics:N}.log` | string, TTL | its newest samples (series, timestamp, value), not yet folded |
 //! | `P{metrics:N}.p:<n>` | string, TTL | series `n`'s points, 16 bytes each, in time order |
 //! | `P{metrics:N}.meta` | hash | its kind, retention and points cap (for reads to skip the excess) |
 //!

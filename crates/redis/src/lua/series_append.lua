@@ -5,10 +5,10 @@
 -- Returns {'ok'}, a rejection of `check_name`, or {'unregistered'} (nothing written: the name
 -- must be registered first, see series_register.lua).
 local FIRST = 7
-local rejection, pinned = check_name(KEYS[2], KEYS[3], FIRST, #ARGV, tonumber(ARGV[5]))
+local rejection, pinned, known = check_name(KEYS[2], KEYS[3], FIRST, #ARGV, tonumber(ARGV[5]))
 if rejection then return rejection end
 if not pinned and ARGV[2] ~= '1' then return {'unregistered'} end
 if ARGV[1] == 'check' then return {'ok'} end
 append_name(KEYS[1], KEYS[2], KEYS[3], FIRST, #ARGV, tonumber(ARGV[3]), tonumber(ARGV[4]),
-  tonumber(ARGV[6]))
+  tonumber(ARGV[6]), known)
 return {'ok'}

@@ -18,7 +18,9 @@ for _, name in ipairs(names) do
   name.from = at
   name.to = at + (name.n - 1) * PER
   at = at + name.n * PER
-  local rejection, pinned = check_name(KEYS[name.key + 1], KEYS[name.key + 2], name.from, name.to, cap)
+  local rejection, pinned, known = check_name(KEYS[name.key + 1], KEYS[name.key + 2], name.from,
+    name.to, cap)
+  name.known = known
   if rejection and (not first or rejection[2] < first[2]) then first = rejection end
   if not pinned then
     unpinned[#unpinned + 1] = {name.nome, ARGV[name.from + 1], ARGV[name.from], name.exposed}
@@ -29,6 +31,6 @@ local refused = register(KEYS[1], KEYS[2], max_names, unpinned)
 if refused then return refused end
 for _, name in ipairs(names) do
   append_name(KEYS[name.key], KEYS[name.key + 1], KEYS[name.key + 2], name.from, name.to, now,
-    retention, max_points)
+    retention, max_points, name.known)
 end
 return {'ok'}

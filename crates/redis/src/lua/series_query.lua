@@ -1,6 +1,7 @@
 -- The samples of one metric name N, merged across its series in time order (ties by series
 -- number, then arrival). KEYS (slot of the hash tag {metrics:N}): P{metrics:N} (the base of its
--- series' keys), P{metrics:N}.sids, P{metrics:N}.meta, as series_append.lua keeps them. ARGV:
+-- series' keys), P{metrics:N}.sids, P{metrics:N}.meta, as series_append.lua keeps them; the
+-- name's log is folded first. ARGV:
 -- tipo ('' for any), from, to ('' for open), limit, now. Returns {points, then for each series
 -- that has a point in them: its key and its n}, where points is a string of 24 bytes a point
 -- (series n, timestamp ms, value: three little-endian doubles), up to `limit` of them. Reads
@@ -11,6 +12,7 @@ if not kind or (ARGV[1] ~= '' and ARGV[1] ~= kind) then return {''} end
 local meta = redis.call('HMGET', KEYS[3], 'retention', 'max_points')
 local horizon = tonumber(ARGV[5]) - (tonumber(meta[1]) or tonumber(ARGV[5]))
 local max_points = tonumber(meta[2]) or math.huge
+if meta[1] then fold(KEYS[1], tonumber(ARGV[5]), tonumber(meta[1]), max_points) end
 local from = math.max(tonumber(ARGV[2]) or horizon, horizon)
 local to, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 
