@@ -71,7 +71,7 @@ pub struct NovoAlerta {
     pub origem: Option<String>,
     /// Free string-to-string data: at most 32 entries, keys of 1 to 128 characters, values of
     /// at most 1024.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::unique_map")]
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::alert_labels))]
     pub labels: Option<BTreeMap<String, String>>,
 }

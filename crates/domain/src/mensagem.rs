@@ -142,7 +142,7 @@ pub struct NovaMensagem {
     pub conteudo: String,
     /// Free string-to-string data: at most 32 entries, keys of 1 to 128 characters, values of
     /// at most 4096.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::unique_map")]
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadados))]
     pub metadados: Option<BTreeMap<String, String>>,
 }

@@ -84,7 +84,7 @@ pub struct NovaMetrica {
     #[serde(default)]
     pub tipo: Option<TipoMetrica>,
     /// Label names `[a-zA-Z_][a-zA-Z0-9_]*` not starting with `__`; at most 16.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::unique_map")]
     pub labels: Option<BTreeMap<String, String>>,
     /// When it was measured; now when absent.
     #[serde(default)]

@@ -1,8 +1,52 @@
 //! Small checks shared by the entities.
 
 use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::ValidationError;
+
+/// Reads an optional string-to-string map whose keys are all different: a key given twice is an
+/// error (which of its values a reader keeps is not defined), as it is for a struct's fields.
+pub(crate) fn unique_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    struct UniqueMap;
+
+    impl<'de> Visitor<'de> for UniqueMap {
+        type Value = Option<BTreeMap<String, String>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of strings")
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_map(self)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut read = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, String>()? {
+                if read.contains_key(&key) {
+                    return Err(de::Error::custom(format!("repeated key `{key}`")));
+                }
+                read.insert(key, value);
+            }
+            Ok(Some(read))
+        }
+    }
+
+    d.deserialize_option(UniqueMap)
+}
 
 /// `text` has between `min` and `max` characters.
 pub(crate) fn chars(

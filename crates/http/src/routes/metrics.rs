@@ -2,23 +2,58 @@
 
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use integra_domain::{MetricQuery, Metrica, NovaMetrica, TimeRange, TipoMetrica, ValidationError};
+use integra_domain::{MetricQuery, Metrica, NovaMetrica, TimeRange, TipoMetrica};
 use integra_services::MAX_BATCH;
+use std::fmt;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{filter, schemas, timestamp, value, whole};
 use crate::responses::{BodyRejected, QueryRejected, StoreFailed, Unauthorized};
-use crate::{extract, ApiError, AppState, JsonBody};
+use crate::{ApiError, AppState, JsonBody};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// One sample, or an array of 1 to 1000 (documentation only).
-pub(crate) struct Samples;
+/// The body of `POST /metrics`: one sample, or an array of 1 to 1000.
+#[derive(Debug)]
+pub(crate) enum Samples {
+    /// One sample, answered with one.
+    One(NovaMetrica),
+    /// A batch, answered with an array.
+    Many(Vec<NovaMetrica>),
+}
+
+impl<'de> Deserialize<'de> for Samples {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SamplesVisitor)
+    }
+}
+
+/// Reads an object as one sample and an array as a batch, straight from the body (serde's
+/// `untagged` would buffer the whole body first).
+struct SamplesVisitor;
+
+impl<'de> Visitor<'de> for SamplesVisitor {
+    type Value = Samples;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sample object or an array of them")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Samples, A::Error> {
+        NovaMetrica::deserialize(MapAccessDeserializer::new(map)).map(Samples::One)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Samples, A::Error> {
+        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Samples::Many)
+    }
+}
 
 impl utoipa::PartialSchema for Samples {
     fn schema() -> RefOr<Schema> {
@@ -63,24 +98,13 @@ pub(crate) enum Stored {
 #[post("/metrics")]
 pub(crate) async fn record_metrics(
     state: web::Data<AppState>,
-    body: JsonBody<Value>,
+    body: JsonBody<Samples>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(match &body.0 {
-        Value::Array(_) => {
-            let batch: Vec<NovaMetrica> = extract::from_value(body.0)?;
+    Ok(match body.0 {
+        Samples::Many(batch) => {
             HttpResponse::Created().json(state.metrics.record_batch(batch).await?)
         }
-        Value::Object(_) => {
-            let one: NovaMetrica = extract::from_value(body.0)?;
-            HttpResponse::Created().json(state.metrics.record(one).await?)
-        }
-        _ => {
-            return Err(ValidationError::new(
-                "body",
-                "expected a sample object or an array of them",
-            )
-            .into())
-        }
+        Samples::One(one) => HttpResponse::Created().json(state.metrics.record(one).await?),
     })
 }
 
