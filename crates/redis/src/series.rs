@@ -123,23 +123,45 @@ enum Mode {
     Append,
 }
 
-/// A group's samples as the series scripts take them: index, tipo, series key, timestamp, value.
+/// A group's samples as the series scripts take them (`read_group` in `lua/series_lib.lua`): the
+/// first sample's tipo, the index of the first sample and of the first of another tipo (-1), the
+/// number of distinct series, the points packed (18 bytes each: the series' place in the group,
+/// u16; the timestamp in ms and the value, f64; little-endian; none in a check), then each
+/// series' key and the index of its first sample.
 fn push_samples(args: &mut Vec<Value>, group: &Group<'_>, mode: Mode) {
-    for (index, s) in &group.samples {
-        // A check reads no timestamp and no value: they are not encoded for it.
-        let (timestamp, value) = match mode {
-            Mode::Check => (Value::from(""), Value::from("")),
-            // `{:e}` is the shortest text that reads back as the same double, in any magnitude.
-            Mode::Append => (s.timestamp.millis().into(), format!("{:e}", s.valor).into()),
-        };
-        args.extend([
-            count(*index),
-            s.tipo.as_str().into(),
-            s.series_key().into(),
-            timestamp,
-            value,
-        ]);
+    let Some(&(first, head)) = group.samples.first() else {
+        return;
+    };
+    let mismatch = group
+        .samples
+        .iter()
+        .find(|(_, s)| s.tipo != head.tipo)
+        .map_or(-1, |(index, _)| i64::try_from(*index).unwrap_or(i64::MAX));
+    let mut places: HashMap<String, u16> = HashMap::new();
+    let mut series: Vec<Value> = Vec::new();
+    let mut points = Vec::with_capacity(18 * group.samples.len());
+    for (index, sample) in &group.samples {
+        let next = u16::try_from(places.len()).unwrap_or(u16::MAX);
+        let place = *places.entry(sample.series_key()).or_insert_with_key(|key| {
+            series.extend([key.as_str().into(), count(*index)]);
+            next
+        });
+        if mode == Mode::Append {
+            points.extend_from_slice(&place.to_le_bytes());
+            // Whole milliseconds: exact in a double up to 2^53.
+            #[allow(clippy::cast_precision_loss)]
+            points.extend_from_slice(&(sample.timestamp.millis() as f64).to_le_bytes());
+            points.extend_from_slice(&sample.valor.to_le_bytes());
+        }
     }
+    args.extend([
+        head.tipo.as_str().into(),
+        count(first),
+        mismatch.into(),
+        count(places.len()),
+        Value::Bytes(points.into()),
+    ]);
+    args.extend(series);
 }
 
 /// The bytes of one point in `lua/series_query.lua`'s answer: series n, timestamp, value.
@@ -202,7 +224,7 @@ impl RedisEngine {
         limits: SeriesLimits,
     ) -> Result<Verdict, StoreError> {
         let keys = self.series_keys.name(group.nome);
-        let mut args: Vec<Value> = Vec::with_capacity(6 + 5 * group.samples.len());
+        let mut args: Vec<Value> = Vec::with_capacity(11 + 2 * group.samples.len());
         args.extend([
             match mode {
                 Mode::Check => "check",
@@ -251,10 +273,7 @@ impl RedisEngine {
             args.extend([
                 group.nome.into(),
                 tipo.exposed_names(group.nome).join("\n").into(),
-                count(group.samples.len()),
             ]);
-        }
-        for group in groups {
             push_samples(&mut args, group, Mode::Append);
         }
         let reply: Vec<Value> = self.eval(&self.scripts.series_batch, keys, args).await?;

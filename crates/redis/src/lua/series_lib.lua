@@ -3,10 +3,12 @@
 --   P{metrics:N}.sids   hash: series key (its labels, as the client writes them) -> n; the only
 --                       place a series' labels are kept
 --   P{metrics:N}.meta   hash: kind (the tipo its first sample pinned), retention (ms), max_points
---   P{metrics:N}.log    string: the name's newest samples, LOGGED bytes each (series n, timestamp
---                       in ms, value: three little-endian doubles), in arrival order; a batch is
---                       one APPEND to it. Once it holds LOG_POINTS, or before a query reads the
---                       name, it is folded into the series' strings and emptied
+--   P{metrics:N}.log    string: the name's newest samples, in arrival order, batch by batch:
+--                       the batch's k series numbers (k, then k doubles), its count m (a double),
+--                       then its m points as the client packed them (SENT bytes each); a batch
+--                       is one APPEND. Once it holds about LOG_POINTS, or before a query reads
+--                       the name, it is folded into the series' strings and emptied; it has no
+--                       expiry of its own (it holds at most about LOG_POINTS samples)
 --   P{metrics:N}.p:n    string: the points of series n, POINT bytes each (the timestamp and the
 --                       value, two little-endian doubles), in time order, equal timestamps in
 --                       arrival order; it expires when no sample came for a retention
@@ -20,11 +22,13 @@
 -- shows: they are cut once they are many (an eighth of the cap), so that a full series is not
 -- rewritten at every fold. Reads start at the later of (count - max_points) and the first point
 -- in the retention.
--- A name's samples are ARGV[from..to], PER values each: index in the batch, tipo, series key,
--- timestamp, value (as text).
-local PER = 5
+-- A name's samples come as a group of ARGV values (see `read_group`): their tipo, the distinct
+-- series they belong to, and the points packed by the client, SENT bytes each (the series'
+-- place in the group, u16; timestamp ms and value, two doubles; little-endian), which a batch
+-- appends to the log as they are, behind a header naming the group's series: no script work per
+-- sample until the fold.
 local POINT = 16
-local LOGGED = 24
+local SENT = 18
 local LOG_POINTS = 2048
 
 -- The timestamp of point i (from 0) of the series string `key`.
@@ -51,76 +55,89 @@ local function first_shown(key, count, max_points, horizon)
   return start
 end
 
--- Whether a name's samples fit: its kind, its series cap. Returns a rejection ({'type', index,
--- kind} or {'cap', index}) or nil; the kind the name is pinned to (false when none); and the
--- number of each series of the batch that already has one (series key -> n).
-local function check_name(sids, meta, from, to, cap)
-  local pinned = redis.call('HGET', meta, 'kind')
-  local kind = pinned
-  local keys, seen = {}, {}
-  for i = from, to, PER do
-    local tipo, series = ARGV[i + 1], ARGV[i + 2]
-    kind = kind or tipo
-    if tipo ~= kind then return {'type', tonumber(ARGV[i]), kind}, pinned, nil end
-    if not seen[series] then
-      seen[series] = true
-      keys[#keys + 1] = series
-    end
+-- The group of a name's samples at ARGV[from]: tipo (the first sample's), the index in the batch
+-- of the first sample, of the first sample of another tipo (-1 when none), the number k of
+-- distinct series, the packed points (empty in a check), then k pairs: series key, the index of
+-- its first sample, in the order of first appearance. `next` is where the values after it start.
+local function read_group(from)
+  local k = tonumber(ARGV[from + 3])
+  local group = {tipo = ARGV[from], first = tonumber(ARGV[from + 1]),
+    mismatch = tonumber(ARGV[from + 2]), blob = ARGV[from + 4], keys = {}, firsts = {},
+    next = from + 5 + 2 * k}
+  for j = 1, k do
+    group.keys[j] = ARGV[from + 3 + 2 * j]
+    group.firsts[j] = tonumber(ARGV[from + 4 + 2 * j])
   end
-  local known, count = {}, nil
-  local numbers = redis.call('HMGET', sids, unpack(keys))
-  for j, series in ipairs(keys) do
-    if numbers[j] then known[series] = tonumber(numbers[j]) end
+  return group
+end
+
+-- Whether a name's samples fit: its kind, its series cap. Returns the rejection of the first
+-- refused sample ({'type', index, kind} or {'cap', index}) or nil; the kind the name is pinned to
+-- (false when none); and the number n of each of the group's series that has one (by place).
+local function check_name(sids, meta, group, cap)
+  local stored = redis.call('HMGET', meta, 'kind', 'retention', 'max_points')
+  local pinned = stored[1]
+  group.stored = stored
+  local rejection
+  if pinned and pinned ~= group.tipo then
+    rejection = {'type', group.first, pinned}
+  elseif group.mismatch >= 0 then
+    rejection = {'type', group.mismatch, group.tipo}
   end
-  for i = from, to, PER do
-    local series = ARGV[i + 2]
-    if not known[series] and seen[series] then
-      seen[series] = false
+  local numbers = redis.call('HMGET', sids, unpack(group.keys))
+  local count
+  for j = 1, #group.keys do
+    if not numbers[j] then
       count = count or redis.call('HLEN', sids)
-      if count >= cap then return {'cap', tonumber(ARGV[i])}, pinned, nil end
+      if count >= cap then
+        if not rejection or group.firsts[j] < rejection[2] then
+          rejection = {'cap', group.firsts[j]}
+        end
+        break
+      end
       count = count + 1
     end
   end
-  return nil, pinned, known
+  return rejection, pinned, numbers
 end
 
--- Orders points {ts, value, arrival} by time, equal timestamps in arrival order.
-local function by_time(a, b)
-  return a[1] < b[1] or (a[1] == b[1] and a[3] < b[3])
-end
-
--- Writes one series' new points (each {ts, value, arrival}) into its string, in one write: they
--- are put in time order, and where the oldest is older than the string's last point, the
--- string's tail from there is merged with them (points already there first among equal
--- timestamps: they arrived earlier). Then the head nobody reads is cut if it is large.
-local function write_points(key, points, now, retention, max_points)
-  table.sort(points, by_time)
+-- Writes one series' new points into its string, in one write. `ts` holds their timestamps and
+-- `packed` the points themselves (POINT bytes each), both in arrival order; they are put in time
+-- order (a stable insertion sort: the points of a batch come in order, and batches nearly so),
+-- and where the oldest is older than the string's last point, the string's tail from there is
+-- merged with them (points already there first among equal timestamps: they arrived earlier).
+-- Then the head nobody reads is cut if it is large.
+local function write_points(key, ts, packed, now, retention, max_points)
+  for i = 2, #ts do
+    local t, p, j = ts[i], packed[i], i - 1
+    while j >= 1 and ts[j] > t do
+      ts[j + 1], packed[j + 1] = ts[j], packed[j]
+      j = j - 1
+    end
+    ts[j + 1], packed[j + 1] = t, p
+  end
   local count = redis.call('STRLEN', key) / POINT
   local at = count
-  if count > 0 and ts_at(key, count - 1) > points[1][1] then
-    at = bound(key, 0, count, points[1][1], true)
-  end
-  local packed = {}
+  if count > 0 and ts_at(key, count - 1) > ts[1] then at = bound(key, 0, count, ts[1], true) end
   if at < count then
     local tail = redis.call('GETRANGE', key, at * POINT, -1)
-    local i, j = 1, 1
+    local merged, i, j = {}, 1, 1
     local tail_ts = (struct.unpack('<d', tail, 1))
-    while i <= #points or j <= #tail do
-      if j <= #tail and (i > #points or tail_ts <= points[i][1]) then
-        packed[#packed + 1] = string.sub(tail, j, j + POINT - 1)
+    while i <= #ts or j <= #tail do
+      if j <= #tail and (i > #ts or tail_ts <= ts[i]) then
+        merged[#merged + 1] = string.sub(tail, j, j + POINT - 1)
         j = j + POINT
         if j <= #tail then tail_ts = (struct.unpack('<d', tail, j)) end
       else
-        packed[#packed + 1] = struct.pack('<dd', points[i][1], points[i][2])
+        merged[#merged + 1] = packed[i]
         i = i + 1
       end
     end
-    redis.call('SETRANGE', key, at * POINT, table.concat(packed))
+    redis.call('SETRANGE', key, at * POINT, table.concat(merged))
   else
-    for i, p in ipairs(points) do packed[i] = struct.pack('<dd', p[1], p[2]) end
     redis.call('APPEND', key, table.concat(packed))
   end
-  count = count + #points
+  count = count + #ts
   local dead = first_shown(key, count, max_points, now - retention)
   if dead >= count then
     redis.call('DEL', key)
@@ -144,44 +161,58 @@ local function fold(base, now, retention, max_points)
     for _, n in ipairs(redis.call('HVALS', base..'.sids')) do redis.call('DEL', base..'.s:'..n) end
     redis.call('DEL', base)
   end
-  local by_series, order = {}, {}
-  for at = 1, #log, LOGGED do
-    local n, ts, v = struct.unpack('<ddd', log, at)
-    local points = by_series[n]
-    if not points then
-      points = {}
-      by_series[n] = points
-      order[#order + 1] = n
+  -- The log is a sequence of batches: k, k series numbers, the count m, then m points, each the
+  -- series' place (2 bytes) and the point as a series string holds it (POINT bytes).
+  local times, points, order = {}, {}, {}
+  local at = 1
+  while at <= #log do
+    local k, m
+    k, at = struct.unpack('<d', log, at)
+    local numbers = {}
+    for j = 1, k do numbers[j], at = struct.unpack('<d', log, at) end
+    m, at = struct.unpack('<d', log, at)
+    for _ = 1, m do
+      local place, ts = struct.unpack('<Hd', log, at)
+      local n = numbers[place + 1]
+      local ts_of = times[n]
+      if not ts_of then
+        ts_of = {}
+        times[n], points[n] = ts_of, {}
+        order[#order + 1] = n
+      end
+      ts_of[#ts_of + 1] = ts
+      points[n][#ts_of] = string.sub(log, at + 2, at + SENT - 1)
+      at = at + SENT
     end
-    points[#points + 1] = {ts, v, at}
   end
   for _, n in ipairs(order) do
-    write_points(string.format('%s.p:%d', base, n), by_series[n], now, retention, max_points)
+    write_points(string.format('%s.p:%d', base, n), times[n], points[n], now, retention,
+      max_points)
   end
 end
 
--- Writes a name's samples (checked; `known` as check_name found it) into its log, and folds the
--- log when it is full.
-local function append_name(base, sids, meta, from, to, now, retention, max_points, known)
-  if not redis.call('HGET', meta, 'kind') then redis.call('HSET', meta, 'kind', ARGV[from + 1]) end
-  redis.call('HSET', meta, 'retention', retention, 'max_points', max_points)
-  local packed, count = {}, nil
-  for i = from, to, PER do
-    local series = ARGV[i + 2]
-    local n = known[series]
-    if not n then
-      count = count or redis.call('HLEN', sids)
-      count = count + 1
-      n = count
-      redis.call('HSET', sids, series, n)
-      known[series] = n
-    end
-    packed[#packed + 1] = struct.pack('<ddd', n, tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]))
+-- Writes a name's samples (checked: `numbers` and the group's stored meta as check_name found
+-- them) into its log, and folds the log when it is full. The log has no expiry of its own: it is
+-- folded when full or read, and holds at most about LOG_POINTS samples of the name.
+local function append_name(base, sids, meta, group, now, retention, max_points, numbers)
+  local stored = group.stored
+  if not stored[1] then redis.call('HSET', meta, 'kind', group.tipo) end
+  if tonumber(stored[2]) ~= retention or tonumber(stored[3]) ~= max_points then
+    redis.call('HSET', meta, 'retention', retention, 'max_points', max_points)
   end
-  local log_key = base..'.log'
-  local size = redis.call('APPEND', log_key, table.concat(packed))
-  redis.call('PEXPIRE', log_key, retention)
-  if size >= LOG_POINTS * LOGGED then fold(base, now, retention, max_points) end
+  local header, count = {struct.pack('<d', #group.keys)}, nil
+  for j = 1, #group.keys do
+    local n = tonumber(numbers[j])
+    if not n then
+      count = (count or redis.call('HLEN', sids)) + 1
+      n = count
+      redis.call('HSET', sids, group.keys[j], n)
+    end
+    header[j + 1] = struct.pack('<d', n)
+  end
+  header[#header + 1] = struct.pack('<d', #group.blob / SENT)
+  local size = redis.call('APPEND', base..'.log', table.concat(header)..group.blob)
+  if size >= LOG_POINTS * SENT then fold(base, now, retention, max_points) end
 end
 
 -- Registers names, all or none: `names` is a list of {nome, tipo, index of its first sample, the
