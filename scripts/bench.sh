@@ -8,8 +8,11 @@
 #          one name; with COMPARE_BIN=path, another build measured in the same run;
 #   peers  Integra beside the programs its users would otherwise run (Debian's Alertmanager and
 #          Pushgateway, installed here): PEER_ROUNDS (3) interleaved rounds of PEER_SECONDS (10) s
-#          per subject, medians, ratios, server CPU per operation from /proc.
-# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http|metrics]...
+#          per subject, medians, ratios, server CPU per operation from /proc;
+#   samples a million metric samples pushed to a fresh server (scripts/push-samples.py), on the
+#          embedded store and on Redis: bytes per sample held, from the server's resident memory
+#          and Redis' used_memory.
+# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http|metrics|peers|samples]...
 # SERVER_BIN=path measures another build of integra-server (an older commit's, to compare).
 #
 # Every measured server gets fresh dependencies: a Tansu of its own on BENCH_KAFKA_PORT (19092),
@@ -332,6 +335,34 @@ bench_peers() {
   echo "non-2xx answers over every run:${bad:- none}"
 }
 
+# samples_run store: one fresh server on `store` (embedded bus), a million samples pushed; a row.
+samples_run() {
+  local store=$1 pid rss0 rss1 mem0 mem1 held total=${SAMPLES:-1000000}
+  fresh_dependencies
+  stop_broker
+  start_integra 18084 "$store" memory; pid=$INTEGRA_PID
+  rss0=$(awk '/^VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
+  mem0=$(redis-cli INFO memory | awk -F: '/^used_memory:/ {print $2 + 0}')
+  scripts/push-samples.py 127.0.0.1:18084 "$total"
+  rss1=$(awk '/^VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
+  mem1=$(redis-cli INFO memory | awk -F: '/^used_memory:/ {print $2 + 0}')
+  held=$(curl -fs "http://127.0.0.1:18084/metrics?nome=carga_0&limit=10000" | grep -o '"nome"' | wc -l)
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  awk -v s="$store" -v n="$total" -v r=$((rss1 - rss0)) -v m=$((mem1 - mem0)) -v h="$held" 'BEGIN {
+    printf "| %s | %d | %.1f (%.0f MiB) | %s | %d of %d |\n", s, n, r / n, r / 1048576,
+      (s == "redis" ? sprintf("%.1f (%.0f MiB)", m / n, m / 1048576) : "-"), h, (n / 20 > 10000 ? 10000 : n / 20) }'
+}
+
+bench_samples() {
+  echo "### Bytes per metric sample held: ${SAMPLES:-1000000} samples, 20 names x 100 series, batches of 100"
+  echo
+  echo "| store | samples pushed | server RSS growth, bytes per sample | Redis used_memory growth, bytes per sample | samples of carga_0 read back |"
+  echo "|---|---|---|---|---|"
+  samples_run memory
+  samples_run redis
+  echo
+}
+
 for w in "${wanted[@]}"; do
   case "$w" in
     store) bench_store ;;
@@ -339,6 +370,7 @@ for w in "${wanted[@]}"; do
     http) bench_http ;;
     metrics) bench_metrics ;;
     peers) bench_peers ;;
+    samples) bench_samples ;;
     *) echo "unknown benchmark $w" >&2; exit 2 ;;
   esac
 done
