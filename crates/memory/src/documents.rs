@@ -137,26 +137,34 @@ impl Docs {
 
     /// Writes `doc` at `revision`; returns the bytes it adds (less what an older version held).
     fn write(&mut self, doc: &Document, revision: Revision, now: i64) -> isize {
-        let mut freed = 0;
-        let mut indexed = false;
-        if let Some(old) = self.docs.remove(&doc.id) {
-            freed = old.bytes(&doc.id);
-            // A change that keeps the record in its indexes (an alert's event cleared, say)
-            // leaves them as they are.
-            indexed = old.created_ms == doc.created_ms && old.indexes == doc.indexes;
-            if indexed {
-                self.writes.remove(&(old.written_ms, doc.id.clone()));
-            } else {
-                self.unindex(&doc.id, &old);
+        let bytes = |d: &Doc| isize::try_from(d.bytes(&doc.id)).unwrap_or(isize::MAX);
+        if let Some(old) = self.docs.get_mut(&doc.id) {
+            // A change that keeps the record in its indexes (an alert's event cleared, say) is a
+            // change in place: its indexes and its entry stay as they are.
+            if old.created_ms == doc.created_ms && old.indexes == doc.indexes {
+                let freed = bytes(old);
+                let written = old.written_ms;
+                old.revision = revision;
+                old.body.clone_from(&doc.body);
+                old.written_ms = now;
+                let added = bytes(old);
+                if written != now {
+                    self.writes.remove(&(written, doc.id.clone()));
+                    self.writes.insert((now, doc.id.clone()));
+                }
+                return added - freed;
             }
         }
-        if !indexed {
-            for name in &doc.indexes {
-                self.indexes
-                    .entry(name.clone())
-                    .or_default()
-                    .insert((doc.created_ms, doc.id.clone()));
-            }
+        let mut freed = 0;
+        if let Some(old) = self.docs.remove(&doc.id) {
+            freed = bytes(&old);
+            self.unindex(&doc.id, &old);
+        }
+        for name in &doc.indexes {
+            self.indexes
+                .entry(name.clone())
+                .or_default()
+                .insert((doc.created_ms, doc.id.clone()));
         }
         self.writes.insert((now, doc.id.clone()));
         let stored = Doc {
@@ -166,9 +174,9 @@ impl Docs {
             indexes: doc.indexes.clone(),
             written_ms: now,
         };
-        let added = stored.bytes(&doc.id);
+        let added = bytes(&stored);
         self.docs.insert(doc.id.clone(), stored);
-        isize::try_from(added).unwrap_or(isize::MAX) - isize::try_from(freed).unwrap_or(0)
+        added - freed
     }
 
     fn versioned(&self, id: &str) -> Option<Versioned<String>> {

@@ -42,6 +42,9 @@ pub(super) enum Record {
     },
 }
 
+/// How a record of events begins, as [`Record::to_payload`] writes it.
+const EVENTS_HEAD: &[u8] = br#"{"kind":"events""#;
+
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(RecordVisitor)
@@ -119,7 +122,8 @@ impl Record {
         };
         let size = events.iter().map(|e| e.len() + 1).sum::<usize>();
         let mut payload = Vec::with_capacity(32 + size);
-        payload.extend_from_slice(br#"{"kind":"events","events":["#);
+        payload.extend_from_slice(EVENTS_HEAD);
+        payload.extend_from_slice(br#","events":["#);
         for (i, event) in events.iter().enumerate() {
             if i > 0 {
                 payload.push(b',');
@@ -207,6 +211,11 @@ impl Inner {
 
     fn receive(&self, record: &Inbound) {
         self.liveness.received();
+        // Events for no one: an instance with no connection skips reading them (it still reads
+        // everything else, its heartbeats among them).
+        if self.registry.len() == 0 && record.payload.starts_with(EVENTS_HEAD) {
+            return;
+        }
         match serde_json::from_slice::<Record>(&record.payload) {
             Ok(Record::All { text }) => self.deliver(None, &Arc::from(text)),
             Ok(Record::Many { texts: events } | Record::Events { events }) => events
