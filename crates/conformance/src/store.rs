@@ -410,7 +410,10 @@ pub async fn a_series_keeps_its_newest_samples_up_to_its_cap(factory: &impl Stor
         .unwrap();
     // Read in between: a store that gathers writes has put the first batch in place, so the
     // second, older, goes among what is already there.
-    let got = series.query_samples(&query(Some("cap"), 100)).await.unwrap();
+    let got = series
+        .query_samples(&query(Some("cap"), 100))
+        .await
+        .unwrap();
     assert_eq!(got.len(), 3);
     let second = [
         sample("cap", 3.0, TipoMetrica::Gauge, &[], now - 40),
