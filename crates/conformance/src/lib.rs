@@ -105,6 +105,7 @@ macro_rules! store_suite {
             messages_come_back_as_written_and_are_listed_by_their_filters,
             an_alert_keeps_the_event_it_owes_and_is_listed_by_severity_state_and_time,
             a_page_of_alerts_as_json_shows_the_alerts_without_the_events_they_owe,
+            settling_an_alert_drops_the_event_it_owes_and_nothing_else,
             samples_come_back_in_ascending_time_and_equal_samples_both_stay,
             a_name_keeps_the_kind_of_its_first_sample_and_a_bad_batch_stores_nothing,
             series_per_name_are_capped,

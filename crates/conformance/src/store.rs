@@ -13,7 +13,7 @@ use integra_domain::{
 };
 use integra_ports::{
     Inserted, OwedEvent, PresenceStore, Records, Replaced, Revision, SampleRejection, SeriesLimits,
-    SeriesStore, StoredAlert,
+    SeriesStore, StoredAlert, Versioned,
 };
 
 use crate::StoreFactory;
@@ -145,6 +145,60 @@ pub async fn messages_come_back_as_written_and_are_listed_by_their_filters(
         .await
         .unwrap();
     assert_eq!(empty, "[]");
+}
+
+pub async fn settling_an_alert_drops_the_event_it_owes_and_nothing_else(
+    factory: &impl StoreFactory,
+) {
+    let alerts: Arc<dyn Records<StoredAlert>> = factory(None).await;
+    let mut owing = alert("s", "alta", 100);
+    owing.owed = Some(OwedEvent {
+        event: AlertEvent::Criado,
+        since: Some(Timestamp::from_millis(100)),
+    });
+    assert_eq!(alerts.insert(&owing).await.unwrap(), Inserted::Created);
+    let stale = alerts.settle("s", Revision(7)).await.unwrap();
+    assert_eq!(
+        stale,
+        Replaced::Stale(Some(Versioned {
+            revision: Revision::FIRST,
+            record: owing.clone(),
+        }))
+    );
+    assert_eq!(
+        alerts.settle("s", Revision::FIRST).await.unwrap(),
+        Replaced::Done(Revision(2))
+    );
+    let settled = StoredAlert {
+        owed: None,
+        ..owing.clone()
+    };
+    let read = alerts.get("s").await.unwrap().unwrap();
+    assert_eq!((read.revision, &read.record), (Revision(2), &settled));
+    // Still in its indexes, and changed by a replace as any alert.
+    let alta = AlertFilter {
+        severidade: Some(Severidade::Alta),
+        resolvido: Some(false),
+        ..AlertFilter::default()
+    };
+    let listed = alerts
+        .list(&alta, Paging::default(), Order::NewestFirst)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].record, settled);
+    assert_eq!(
+        alerts.settle("s", Revision(2)).await.unwrap(),
+        Replaced::Done(Revision(3))
+    );
+    assert_eq!(
+        alerts.replace(&owing, Revision(3)).await.unwrap(),
+        Replaced::Done(Revision(4))
+    );
+    assert_eq!(
+        alerts.settle("absent", Revision::FIRST).await.unwrap(),
+        Replaced::Stale(None)
+    );
 }
 
 pub async fn a_page_of_alerts_as_json_shows_the_alerts_without_the_events_they_owe(

@@ -71,6 +71,20 @@ pub trait DocumentEngine: Send + Sync {
         expected: Revision,
     ) -> Result<Replaced<String>, StoreError>;
 
+    /// Replaces the document if it is still at revision `expected` by its body up to the last
+    /// occurrence of `tail`, closed with `}` (the body as it is when `tail` is `None` or absent
+    /// from it), at the next revision. Its indexes and its expiry stay as they are.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the engine fails.
+    async fn cut_tail(
+        &self,
+        collection: Collection,
+        id: &str,
+        expected: Revision,
+        tail: Option<&'static str>,
+    ) -> Result<Replaced<String>, StoreError>;
+
     /// Reads one document.
     ///
     /// # Errors

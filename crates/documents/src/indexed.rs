@@ -46,9 +46,17 @@ pub trait Indexed: Record + Serialize + DeserializeOwned {
         serde_json::to_string(self)
     }
 
-    /// What the API shows of a stored body (this type's JSON): by default all of it, as it is.
+    /// Where its JSON may end with what the API does not show: the text that begins that part, last
+    /// in the body, its value an object (see [`StoredAlert`]). `None`: the API shows it all.
+    const PRIVATE_TAIL: Option<&'static str> = None;
+
+    /// What the API shows of a stored body (this type's JSON): the body cut where its
+    /// [`Indexed::PRIVATE_TAIL`] begins, closed again, or all of it.
     fn public_json(stored: &str) -> Cow<'_, str> {
-        Cow::Borrowed(stored)
+        match Self::PRIVATE_TAIL.and_then(|tail| stored.rfind(tail)) {
+            Some(at) => Cow::Owned(format!("{}}}", &stored[..at])),
+            None => Cow::Borrowed(stored),
+        }
     }
 
     /// When it was created: the order of its indexes.
@@ -151,13 +159,8 @@ impl Indexed for StoredAlert {
         Ok(json)
     }
 
-    /// The alert without the event it owes: the body cut where `owed` begins, closed again.
-    fn public_json(stored: &str) -> Cow<'_, str> {
-        match stored.rfind(OWED_TAIL) {
-            Some(at) => Cow::Owned(format!("{}}}", &stored[..at])),
-            None => Cow::Borrowed(stored),
-        }
-    }
+    /// The event it owes, after the alert's own fields.
+    const PRIVATE_TAIL: Option<&'static str> = Some(OWED_TAIL);
 
     fn created(&self) -> Timestamp {
         self.alerta.criado_em

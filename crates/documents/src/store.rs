@@ -71,6 +71,19 @@ impl<E: DocumentEngine, T: Indexed> Records<T> for DocumentStore<E> {
         )
     }
 
+    async fn settle(&self, id: &str, expected: Revision) -> Result<Replaced<T>, StoreError> {
+        Ok(
+            match self
+                .engine
+                .cut_tail(T::COLLECTION, id, expected, T::PRIVATE_TAIL)
+                .await?
+            {
+                Replaced::Done(revision) => Replaced::Done(revision),
+                Replaced::Stale(stored) => Replaced::Stale(stored.map(decode).transpose()?),
+            },
+        )
+    }
+
     async fn get(&self, id: &str) -> Result<Option<Versioned<T>>, StoreError> {
         self.engine
             .get(T::COLLECTION, id)

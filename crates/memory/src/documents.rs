@@ -239,6 +239,36 @@ impl DocumentEngine for MemoryEngine {
         )
     }
 
+    async fn cut_tail(
+        &self,
+        collection: Collection,
+        id: &str,
+        expected: Revision,
+        tail: Option<&'static str>,
+    ) -> Result<Replaced<String>, StoreError> {
+        Ok(self.with_docs(collection, |docs, _| {
+            let Some(doc) = docs.docs.get_mut(id) else {
+                return (Replaced::Stale(None), 0);
+            };
+            if doc.revision != expected {
+                let current = Versioned {
+                    revision: doc.revision,
+                    record: doc.body.clone(),
+                };
+                return (Replaced::Stale(Some(current)), 0);
+            }
+            let freed = doc.bytes(id);
+            if let Some(at) = tail.and_then(|t| doc.body.rfind(t)) {
+                doc.body.truncate(at);
+                doc.body.push('}');
+            }
+            doc.revision = expected.next();
+            let added = isize::try_from(doc.bytes(id)).unwrap_or(isize::MAX)
+                - isize::try_from(freed).unwrap_or(0);
+            (Replaced::Done(expected.next()), added)
+        }))
+    }
+
     async fn get(
         &self,
         collection: Collection,

@@ -35,6 +35,7 @@ pub struct RedisEngine {
 pub(crate) struct Scripts {
     pub(crate) insert: Script,
     pub(crate) replace: Script,
+    pub(crate) cut: Script,
     pub(crate) get: Script,
     pub(crate) list: Script,
     pub(crate) series_register: Script,
@@ -52,6 +53,7 @@ impl Scripts {
         Self {
             insert: documents(include_str!("lua/insert.lua")),
             replace: documents(include_str!("lua/replace.lua")),
+            cut: documents(include_str!("lua/cut.lua")),
             get: documents(include_str!("lua/get.lua")),
             list: documents(include_str!("lua/list.lua")),
             series_register: series(include_str!("lua/series_register.lua")),

@@ -135,6 +135,31 @@ impl DocumentEngine for RedisEngine {
         }
     }
 
+    async fn cut_tail(
+        &self,
+        collection: Collection,
+        id: &str,
+        expected: Revision,
+        tail: Option<&'static str>,
+    ) -> Result<Replaced<String>, StoreError> {
+        let keys = self.collections.keys(collection);
+        let names = vec![format!("{}{id}", keys.doc_prefix), keys.meta.clone()];
+        let args: Vec<Value> = vec![
+            id.into(),
+            revision_value(expected),
+            tail.unwrap_or_default().into(),
+        ];
+        let reply: Value = self.eval(&self.scripts.cut, names, args).await?;
+        match reply {
+            Value::Integer(1) => Ok(Replaced::Done(expected.next())),
+            Value::Integer(_) | Value::Null => Ok(Replaced::Stale(None)),
+            Value::Array(stored) => Ok(Replaced::Stale(Some(versioned(stored)?))),
+            _ => Err(StoreError::Unavailable(
+                "redis: unexpected reply to a settle".into(),
+            )),
+        }
+    }
+
     async fn get(
         &self,
         collection: Collection,

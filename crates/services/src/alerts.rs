@@ -211,7 +211,7 @@ impl AlertService {
                 self.ledger.events.emit_json(event.name(), json);
                 // Clearing the event is bookkeeping: if it fails, the next request publishes the
                 // event once more, which is better than losing it.
-                match self.ledger.replace(&alert, revision).await {
+                match self.ledger.settle(alert.alerta.id.as_str(), revision).await {
                     Ok(Replaced::Done(_)) => {}
                     Ok(Replaced::Stale(_)) => {
                         tracing::warn!(id = %alert.alerta.id, "alert changed before its event was cleared");

@@ -51,6 +51,18 @@ impl<T: Record> Ledger<T> {
             .map_err(self.ports.store_failed("replace"))
     }
 
+    pub(crate) async fn settle(
+        &self,
+        id: &str,
+        expected: Revision,
+    ) -> Result<Replaced<T>, ServiceError> {
+        self.ports
+            .store
+            .settle(id, expected)
+            .await
+            .map_err(self.ports.store_failed("settle"))
+    }
+
     pub(crate) async fn get(&self, id: &str) -> Result<Option<Versioned<T>>, ServiceError> {
         self.ports
             .store
