@@ -338,8 +338,9 @@ bench_peers() {
 # samples_run store: one fresh server on `store` (embedded bus), a million samples pushed; a row.
 samples_run() {
   local store=$1 pid rss0 rss1 mem0 mem1 held total=${SAMPLES:-1000000}
-  fresh_dependencies
+  # The embedded bus: no broker; only Redis is made fresh.
   stop_broker
+  redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null
   start_integra 18084 "$store" memory; pid=$INTEGRA_PID
   rss0=$(awk '/^VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
   mem0=$(redis-cli INFO memory | awk -F: '/^used_memory:/ {print $2 + 0}')

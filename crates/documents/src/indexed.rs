@@ -53,8 +53,8 @@ pub trait Indexed: Record + Serialize + DeserializeOwned {
     /// What the API shows of a stored body (this type's JSON): the body cut where its
     /// [`Indexed::PRIVATE_TAIL`] begins, closed again, or all of it.
     fn public_json(stored: &str) -> Cow<'_, str> {
-        match Self::PRIVATE_TAIL.and_then(|tail| stored.rfind(tail)) {
-            Some(at) => Cow::Owned(format!("{}}}", &stored[..at])),
+        match public_len(stored, Self::PRIVATE_TAIL) {
+            Some(len) => Cow::Owned(format!("{}}}", &stored[..len])),
             None => Cow::Borrowed(stored),
         }
     }
@@ -83,6 +83,13 @@ pub trait Indexed: Record + Serialize + DeserializeOwned {
             })
             .collect()
     }
+}
+
+/// Where a body's public part ends when it has a private tail (the last `tail` in it): its public
+/// JSON is `body[..len]` closed with `}`. The one rule for every engine: [`Indexed::public_json`]
+/// and the engines' `cut_tail` use it (`lua/cut.lua` is its Redis form).
+pub fn public_len(body: &str, tail: Option<&str>) -> Option<usize> {
+    tail.and_then(|t| body.rfind(t))
 }
 
 /// The index that holds exactly the records with these facets. Written straight into one string:

@@ -13,5 +13,5 @@ mod indexed;
 mod store;
 
 pub use engine::{Collection, Document, DocumentEngine, Page};
-pub use indexed::{Facet, Indexed};
+pub use indexed::{public_len, Facet, Indexed};
 pub use store::DocumentStore;

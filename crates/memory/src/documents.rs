@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use async_trait::async_trait;
-use integra_documents::{Collection, Document, DocumentEngine, Page};
+use integra_documents::{public_len, Collection, Document, DocumentEngine, Page};
 use integra_domain::{Order, Timestamp};
 use integra_ports::{Inserted, Replaced, Revision, StoreError, Versioned};
 
@@ -90,6 +90,21 @@ impl Doc {
     }
 }
 
+impl Doc {
+    /// Changes its body (by `change`) and its revision in place; returns the bytes that adds.
+    fn rewrite(&mut self, id: &str, revision: Revision, change: impl FnOnce(&mut String)) -> isize {
+        let before = self.bytes(id);
+        change(&mut self.body);
+        self.revision = revision;
+        growth(self.bytes(id), before)
+    }
+}
+
+/// `after - before`, as the signed change of a byte count.
+fn growth(after: usize, before: usize) -> isize {
+    isize::try_from(after).unwrap_or(isize::MAX) - isize::try_from(before).unwrap_or(0)
+}
+
 impl Docs {
     /// Drops every document last written at or before `written_ms`, and its index entries;
     /// returns the bytes freed.
@@ -137,27 +152,22 @@ impl Docs {
 
     /// Writes `doc` at `revision`; returns the bytes it adds (less what an older version held).
     fn write(&mut self, doc: &Document, revision: Revision, now: i64) -> isize {
-        let bytes = |d: &Doc| isize::try_from(d.bytes(&doc.id)).unwrap_or(isize::MAX);
         if let Some(old) = self.docs.get_mut(&doc.id) {
-            // A change that keeps the record in its indexes (an alert's event cleared, say) is a
-            // change in place: its indexes and its entry stay as they are.
+            // A change that keeps the record in its indexes is a change in place: its indexes
+            // and its entry stay as they are.
             if old.created_ms == doc.created_ms && old.indexes == doc.indexes {
-                let freed = bytes(old);
-                let written = old.written_ms;
-                old.revision = revision;
-                old.body.clone_from(&doc.body);
-                old.written_ms = now;
-                let added = bytes(old);
+                let added = old.rewrite(&doc.id, revision, |body| body.clone_from(&doc.body));
+                let written = std::mem::replace(&mut old.written_ms, now);
                 if written != now {
                     self.writes.remove(&(written, doc.id.clone()));
                     self.writes.insert((now, doc.id.clone()));
                 }
-                return added - freed;
+                return added;
             }
         }
         let mut freed = 0;
         if let Some(old) = self.docs.remove(&doc.id) {
-            freed = bytes(&old);
+            freed = old.bytes(&doc.id);
             self.unindex(&doc.id, &old);
         }
         for name in &doc.indexes {
@@ -174,9 +184,9 @@ impl Docs {
             indexes: doc.indexes.clone(),
             written_ms: now,
         };
-        let added = bytes(&stored);
+        let added = growth(stored.bytes(&doc.id), freed);
         self.docs.insert(doc.id.clone(), stored);
-        added - freed
+        added
     }
 
     fn versioned(&self, id: &str) -> Option<Versioned<String>> {
@@ -246,27 +256,20 @@ impl DocumentEngine for MemoryEngine {
         expected: Revision,
         tail: Option<&'static str>,
     ) -> Result<Replaced<String>, StoreError> {
-        Ok(self.with_docs(collection, |docs, _| {
-            let Some(doc) = docs.docs.get_mut(id) else {
-                return (Replaced::Stale(None), 0);
-            };
-            if doc.revision != expected {
-                let current = Versioned {
-                    revision: doc.revision,
-                    record: doc.body.clone(),
-                };
-                return (Replaced::Stale(Some(current)), 0);
-            }
-            let freed = doc.bytes(id);
-            if let Some(at) = tail.and_then(|t| doc.body.rfind(t)) {
-                doc.body.truncate(at);
-                doc.body.push('}');
-            }
-            doc.revision = expected.next();
-            let added = isize::try_from(doc.bytes(id)).unwrap_or(isize::MAX)
-                - isize::try_from(freed).unwrap_or(0);
-            (Replaced::Done(expected.next()), added)
-        }))
+        Ok(
+            self.with_docs(collection, |docs, _| match docs.docs.get_mut(id) {
+                Some(doc) if doc.revision == expected => {
+                    let added = doc.rewrite(id, expected.next(), |body| {
+                        if let Some(len) = public_len(body, tail) {
+                            body.truncate(len);
+                            body.push('}');
+                        }
+                    });
+                    (Replaced::Done(expected.next()), added)
+                }
+                _ => (Replaced::Stale(docs.versioned(id)), 0),
+            }),
+        )
     }
 
     async fn get(

@@ -31,7 +31,30 @@ fn versioned(reply: Vec<Value>) -> Result<Versioned<String>, StoreError> {
     })
 }
 
+/// What a compare-and-set script answered (`lua/replace.lua`, `lua/cut.lua`): 1 when written, 0
+/// when the document is gone, else what is stored.
+fn replaced(
+    reply: Value,
+    expected: Revision,
+    script: &str,
+) -> Result<Replaced<String>, StoreError> {
+    match reply {
+        Value::Integer(1) => Ok(Replaced::Done(expected.next())),
+        Value::Integer(_) | Value::Null => Ok(Replaced::Stale(None)),
+        Value::Array(stored) => Ok(Replaced::Stale(Some(versioned(stored)?))),
+        _ => Err(StoreError::Unavailable(format!(
+            "redis: unexpected reply to {script}"
+        ))),
+    }
+}
+
 impl RedisEngine {
+    /// The keys of one document's reads and in-place changes: the document, its meta hash.
+    fn document_and_meta(&self, collection: Collection, id: &str) -> Vec<String> {
+        let keys = self.collections.keys(collection);
+        vec![format!("{}{id}", keys.doc_prefix), keys.meta.clone()]
+    }
+
     /// The keys and arguments of a write (see `write` in `lua/lib.lua`).
     fn write_call(
         &self,
@@ -125,14 +148,7 @@ impl DocumentEngine for RedisEngine {
         let (names, mut args) = self.write_call(&keys, doc, expected.next());
         args.push(revision_value(expected));
         let reply: Value = self.eval(&self.scripts.replace, names, args).await?;
-        match reply {
-            Value::Integer(1) => Ok(Replaced::Done(expected.next())),
-            Value::Integer(_) | Value::Null => Ok(Replaced::Stale(None)),
-            Value::Array(stored) => Ok(Replaced::Stale(Some(versioned(stored)?))),
-            _ => Err(StoreError::Unavailable(
-                "redis: unexpected reply to replace".into(),
-            )),
-        }
+        replaced(reply, expected, "replace")
     }
 
     async fn cut_tail(
@@ -142,22 +158,14 @@ impl DocumentEngine for RedisEngine {
         expected: Revision,
         tail: Option<&'static str>,
     ) -> Result<Replaced<String>, StoreError> {
-        let keys = self.collections.keys(collection);
-        let names = vec![format!("{}{id}", keys.doc_prefix), keys.meta.clone()];
         let args: Vec<Value> = vec![
             id.into(),
             revision_value(expected),
             tail.unwrap_or_default().into(),
         ];
+        let names = self.document_and_meta(collection, id);
         let reply: Value = self.eval(&self.scripts.cut, names, args).await?;
-        match reply {
-            Value::Integer(1) => Ok(Replaced::Done(expected.next())),
-            Value::Integer(_) | Value::Null => Ok(Replaced::Stale(None)),
-            Value::Array(stored) => Ok(Replaced::Stale(Some(versioned(stored)?))),
-            _ => Err(StoreError::Unavailable(
-                "redis: unexpected reply to a settle".into(),
-            )),
-        }
+        replaced(reply, expected, "cut_tail")
     }
 
     async fn get(
@@ -165,8 +173,7 @@ impl DocumentEngine for RedisEngine {
         collection: Collection,
         id: &str,
     ) -> Result<Option<Versioned<String>>, StoreError> {
-        let keys = self.collections.keys(collection);
-        let names = vec![format!("{}{id}", keys.doc_prefix), keys.meta.clone()];
+        let names = self.document_and_meta(collection, id);
         let reply: Value = self.eval(&self.scripts.get, names, vec![id.into()]).await?;
         match reply {
             Value::Null => Ok(None),

@@ -168,9 +168,16 @@ fn push_samples(args: &mut Vec<Value>, group: &Group<'_>, mode: Mode) {
 const QUERIED_POINT: usize = 24;
 
 /// The samples of `nome` in a `lua/series_query.lua` answer, in its order.
-fn queried(nome: &str, tipo: TipoMetrica, reply: Vec<Value>) -> Result<Vec<Metrica>, StoreError> {
+fn queried(nome: &str, reply: Vec<Value>) -> Result<Vec<Metrica>, StoreError> {
     let unreadable = || StoreError::Unavailable("redis: unexpected reply to a series query".into());
     let mut parts = reply.into_iter();
+    // No samples of that name (and tipo).
+    let Some(kind) = parts.next() else {
+        return Ok(Vec::new());
+    };
+    let tipo = text(kind)
+        .and_then(|k| TipoMetrica::parse(&k))
+        .ok_or_else(unreadable)?;
     let points = parts
         .next()
         .and_then(|v| v.as_bytes().map(<[u8]>::to_vec))
@@ -178,9 +185,9 @@ fn queried(nome: &str, tipo: TipoMetrica, reply: Vec<Value>) -> Result<Vec<Metri
     let mut labels = HashMap::new();
     while let (Some(key), Some(n)) = (parts.next(), parts.next()) {
         let key = text(key).ok_or_else(unreadable)?;
-        let n = n.as_f64().ok_or_else(unreadable)?;
+        let n = n.as_i64().ok_or_else(unreadable)?;
         let parsed = Metrica::labels_of_series_key(&key).ok_or_else(unreadable)?;
-        labels.insert(n.to_bits(), parsed);
+        labels.insert(n, parsed);
     }
     let double = |bytes: &[u8]| {
         bytes
@@ -188,6 +195,8 @@ fn queried(nome: &str, tipo: TipoMetrica, reply: Vec<Value>) -> Result<Vec<Metri
             .map(f64::from_le_bytes)
             .map_err(|_| unreadable())
     };
+    // Series numbers and whole milliseconds, written by this crate: exact in a double.
+    #[allow(clippy::cast_possible_truncation)]
     points
         .chunks_exact(QUERIED_POINT)
         .map(|point| {
@@ -197,9 +206,7 @@ fn queried(nome: &str, tipo: TipoMetrica, reply: Vec<Value>) -> Result<Vec<Metri
                 nome: nome.to_owned(),
                 valor: double(&point[16..])?,
                 tipo,
-                labels: labels.get(&n.to_bits()).cloned().ok_or_else(unreadable)?,
-                // Whole milliseconds, written by this crate: exact in a double.
-                #[allow(clippy::cast_possible_truncation)]
+                labels: labels.get(&(n as i64)).cloned().ok_or_else(unreadable)?,
                 timestamp: Timestamp::from_millis(ms as i64),
             })
         })
@@ -318,13 +325,12 @@ impl RedisEngine {
     async fn query_name(
         &self,
         nome: &str,
-        tipo: TipoMetrica,
         query: &MetricQuery,
     ) -> Result<Vec<Metrica>, StoreError> {
         let bound = |t: Option<Timestamp>| t.map_or_else(String::new, |t| t.millis().to_string());
         let keys = self.series_keys.name(nome);
         let args: Vec<Value> = vec![
-            tipo.as_str().into(),
+            query.tipo.map_or("", TipoMetrica::as_str).into(),
             bound(query.periodo.start()).into(),
             bound(query.periodo.end()).into(),
             count(query.limit()),
@@ -337,7 +343,7 @@ impl RedisEngine {
                 args,
             )
             .await?;
-        queried(nome, tipo, reply)
+        queried(nome, reply)
     }
 
     /// Runs `lua/series_append.lua` on every name of a batch, [`FAN_OUT`] at a time.
@@ -374,26 +380,17 @@ impl RedisEngine {
         .map_or(Ok(()), Err))
     }
 
-    /// The registered names with their kinds: only `nome`, or every one (of `tipo`).
-    async fn names(&self, query: &MetricQuery) -> Result<Vec<(String, TipoMetrica)>, StoreError> {
-        let client = self.client()?;
-        let kinds: HashMap<String, String> = match &query.nome {
-            Some(nome) => {
-                let kind: Option<String> = client
-                    .hget(&self.series_keys.kinds, nome.as_str())
-                    .await
-                    .map_err(|e| self.fail(&e))?;
-                kind.map(|k| (nome.clone(), k)).into_iter().collect()
-            }
-            None => client
-                .hgetall(&self.series_keys.kinds)
-                .await
-                .map_err(|e| self.fail(&e))?,
-        };
+    /// Every registered name, or only those of `tipo`.
+    async fn names(&self, tipo: Option<TipoMetrica>) -> Result<Vec<String>, StoreError> {
+        let kinds: HashMap<String, String> = self
+            .client()?
+            .hgetall(&self.series_keys.kinds)
+            .await
+            .map_err(|e| self.fail(&e))?;
         Ok(kinds
             .into_iter()
-            .filter_map(|(nome, kind)| Some((nome, TipoMetrica::parse(&kind)?)))
-            .filter(|(_, kind)| query.tipo.is_none_or(|t| t == *kind))
+            .filter(|(_, kind)| tipo.is_none_or(|t| t.as_str() == kind))
+            .map(|(nome, _)| nome)
             .collect())
     }
 }
@@ -445,10 +442,14 @@ impl SeriesStore for RedisEngine {
     }
 
     async fn query_samples(&self, query: &MetricQuery) -> Result<Vec<Metrica>, StoreError> {
-        let names = self.names(query).await?;
+        // One name is asked of its own slot at once; its script tells its kind.
+        let names = match &query.nome {
+            Some(nome) => vec![nome.clone()],
+            None => self.names(query.tipo).await?,
+        };
         let mut samples = Vec::new();
         for chunk in names.chunks(FAN_OUT) {
-            let calls = chunk.iter().map(|(n, t)| self.query_name(n, *t, query));
+            let calls = chunk.iter().map(|n| self.query_name(n, query));
             samples.extend(try_join_all(calls).await?.into_iter().flatten());
         }
         // Each name's samples are in order: a stable sort by time keeps them so.

@@ -2,13 +2,14 @@
 -- number, then arrival). KEYS (slot of the hash tag {metrics:N}): P{metrics:N} (the base of its
 -- series' keys), P{metrics:N}.sids, P{metrics:N}.meta, as series_append.lua keeps them; the
 -- name's log is folded first. ARGV:
--- tipo ('' for any), from, to ('' for open), limit, now. Returns {points, then for each series
--- that has a point in them: its key and its n}, where points is a string of 24 bytes a point
+-- tipo ('' for any), from, to ('' for open), limit, now. Returns {} for a name with no samples or
+-- of another tipo, else {its tipo, points, then for each series that has a point in them: its key
+-- and its n}, where points is a string of 24 bytes a point
 -- (series n, timestamp ms, value: three little-endian doubles), up to `limit` of them. Reads
 -- BLOCK points of a series at a time, so that a query costs about its limit, not the points held.
 local BLOCK = 64
 local kind = redis.call('HGET', KEYS[3], 'kind')
-if not kind or (ARGV[1] ~= '' and ARGV[1] ~= kind) then return {''} end
+if not kind or (ARGV[1] ~= '' and ARGV[1] ~= kind) then return {} end
 local meta = redis.call('HMGET', KEYS[3], 'retention', 'max_points')
 local horizon = tonumber(ARGV[5]) - (tonumber(meta[1]) or tonumber(ARGV[5]))
 local max_points = tonumber(meta[2]) or math.huge
@@ -73,7 +74,7 @@ while #heap > 0 and #out < limit do
   end
   sift_down(1)
 end
-local reply = {table.concat(out)}
+local reply = {kind, table.concat(out)}
 for n in pairs(shown) do
   reply[#reply + 1] = names[n]
   reply[#reply + 1] = n
