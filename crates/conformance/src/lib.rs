@@ -3,7 +3,7 @@
 //! factory that builds a fresh, isolated instance (its own key prefix, its own topics):
 //!
 //! - [`engine_suite!`]: a [`DocumentEngine`] (compare-and-set, indexes, paging, expiry);
-//! - [`store_suite!`]: a [`Store`] (typed records, metric series, presence);
+//! - [`store_suite!`]: a [`Store`] (typed records, metric series, presence, channel history);
 //! - [`bus_suite!`]: a [`Bus`].
 //!
 //! Every test panics on a failure, as tests do.
@@ -18,6 +18,7 @@ use integra_documents::DocumentEngine;
 use integra_ports::{Bus, Store};
 
 pub mod bus;
+pub mod channels;
 pub mod engine;
 pub mod store;
 
@@ -116,6 +117,13 @@ macro_rules! store_suite {
             a_query_merges_the_series_of_a_name_in_time_order,
             a_long_query_over_many_series_is_their_newest_samples_merged_in_time_order,
             presence_is_kept_for_its_ttl_and_removed_on_request
+        );
+        $crate::suite!(channels, $factory;
+            publications_get_consecutive_offsets_in_one_epoca_and_read_back_after_an_offset,
+            concurrent_publishers_on_one_channel_never_share_an_offset,
+            history_keeps_its_last_publications_and_says_which_is_the_oldest_kept,
+            a_lost_history_begins_anew_with_another_epoca,
+            subscriber_counts_add_up_over_instances_and_leave_with_them
         );
     };
 }

@@ -1,17 +1,19 @@
 //! [`DocumentStore`]: the typed [`Store`] made of a document engine.
 
 use async_trait::async_trait;
-use integra_domain::{MetricQuery, Metrica, Order, Paging};
+use integra_domain::{Canal, MetricQuery, Metrica, Order, Paging, Publicacao, Timestamp};
 use integra_ports::{
-    Inserted, PresenceStore, Records, Replaced, Revision, SampleRejection, SeriesLimits,
-    SeriesStore, Store, StoreError, Versioned,
+    ChannelStore, Historico, HistoryLimits, Inserted, PresenceStore, Records, Replaced, Revision,
+    SampleRejection, SeriesLimits, SeriesStore, Store, StoreError, Versioned,
 };
+
+use serde_json::value::RawValue;
 
 use crate::indexed::index_name;
 use crate::{Document, DocumentEngine, Indexed, Page};
 
 /// The [`Store`] of an engine: records from its documents; metric series and presence from the
-/// engine itself, which keeps those in structures of their own.
+/// engine itself, which keeps those in structures of their own, and so channel histories.
 pub struct DocumentStore<E> {
     engine: E,
 }
@@ -177,7 +179,52 @@ impl<E: DocumentEngine + PresenceStore> PresenceStore for DocumentStore<E> {
 }
 
 #[async_trait]
-impl<E: DocumentEngine + SeriesStore + PresenceStore> Store for DocumentStore<E> {
+impl<E: DocumentEngine + ChannelStore> ChannelStore for DocumentStore<E> {
+    async fn publish(
+        &self,
+        canal: &Canal,
+        dados: &[Box<RawValue>],
+        criado_em: Timestamp,
+        new_epoca: &str,
+        limits: HistoryLimits,
+    ) -> Result<Vec<Publicacao>, StoreError> {
+        self.engine
+            .publish(canal, dados, criado_em, new_epoca, limits)
+            .await
+    }
+
+    async fn history(
+        &self,
+        canal: &Canal,
+        desde: u64,
+        limit: usize,
+        new_epoca: &str,
+        limits: HistoryLimits,
+    ) -> Result<Historico, StoreError> {
+        self.engine
+            .history(canal, desde, limit, new_epoca, limits)
+            .await
+    }
+
+    async fn put_subscribers(
+        &self,
+        canal: &Canal,
+        instance: &str,
+        count: u64,
+        ttl_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.engine
+            .put_subscribers(canal, instance, count, ttl_ms)
+            .await
+    }
+
+    async fn subscribers(&self, canal: &Canal) -> Result<u64, StoreError> {
+        self.engine.subscribers(canal).await
+    }
+}
+
+#[async_trait]
+impl<E: DocumentEngine + SeriesStore + PresenceStore + ChannelStore> Store for DocumentStore<E> {
     async fn ping(&self) -> Result<(), StoreError> {
         DocumentEngine::ping(&self.engine).await
     }

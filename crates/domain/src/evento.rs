@@ -7,7 +7,7 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Alerta, Mensagem};
+use crate::{Alerta, Mensagem, Posicao};
 
 /// What happened to an alert: the events published on the `alerts` topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +81,21 @@ pub enum Evento<'a> {
     },
     /// A message changed status (`mensagem.atualizada`).
     MensagemAtualizada(&'a Mensagem),
+    /// A subscription began (`inscrito`): where the channel stands, and whether what the client
+    /// missed since its `desde` follows in full.
+    Inscrito {
+        /// The channel.
+        canal: &'a str,
+        /// Its latest offset and epoca.
+        posicao: &'a Posicao,
+        /// Every missed publication follows (see [`crate::recovered`]).
+        recuperado: bool,
+    },
+    /// A subscription ended (`cancelado`).
+    Cancelado {
+        /// The channel.
+        canal: &'a str,
+    },
     /// Something happened to an alert (`alerta.*`).
     Alerta(AlertEvent, &'a Alerta),
 }
@@ -92,6 +107,8 @@ impl Evento<'_> {
             Self::Conectado { .. } => "conectado",
             Self::Erro { .. } => "erro",
             Self::MensagemAtualizada(_) => "mensagem.atualizada",
+            Self::Inscrito { .. } => "inscrito",
+            Self::Cancelado { .. } => "cancelado",
             Self::Alerta(event, _) => event.name(),
         }
     }
@@ -103,10 +120,34 @@ impl Evento<'_> {
     }
 }
 
+/// The frame of a publication (`publicacao`), from the publication's JSON
+/// ([`crate::Publicacao::to_json`]), which it carries as it is.
+pub fn publicacao_frame(publicacao_json: &str) -> String {
+    const HEAD: &str = r#"{"evento":"publicacao","dados":"#;
+    let mut frame = String::with_capacity(HEAD.len() + publicacao_json.len() + 1);
+    frame.push_str(HEAD);
+    frame.push_str(publicacao_json);
+    frame.push('}');
+    frame
+}
+
 /// The `dados` of the frames that carry no entity.
 #[derive(Serialize)]
 struct Conexao<'a> {
     conexao_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Inscricao<'a> {
+    canal: &'a str,
+    offset: u64,
+    epoca: &'a str,
+    recuperado: bool,
+}
+
+#[derive(Serialize)]
+struct Cancelamento<'a> {
+    canal: &'a str,
 }
 
 #[derive(Serialize)]
@@ -127,6 +168,20 @@ impl Serialize for Evento<'_> {
                 frame.serialize_field("dados", &Falha { status, detail })?;
             }
             Self::MensagemAtualizada(mensagem) => frame.serialize_field("dados", mensagem)?,
+            Self::Inscrito {
+                canal,
+                posicao,
+                recuperado,
+            } => frame.serialize_field(
+                "dados",
+                &Inscricao {
+                    canal,
+                    offset: posicao.offset,
+                    epoca: &posicao.epoca,
+                    recuperado,
+                },
+            )?,
+            Self::Cancelado { canal } => frame.serialize_field("dados", &Cancelamento { canal })?,
             Self::Alerta(_, alerta) => frame.serialize_field("dados", alerta)?,
         }
         frame.end()
@@ -161,6 +216,26 @@ mod tests {
         assert_eq!(
             json(Evento::Conectado { conexao_id: "c1" }),
             json!({"evento": "conectado", "dados": {"conexao_id": "c1"}})
+        );
+        let posicao = Posicao {
+            offset: 41,
+            epoca: "e".into(),
+        };
+        assert_eq!(
+            json(Evento::Inscrito {
+                canal: "c",
+                posicao: &posicao,
+                recuperado: true
+            }),
+            json!({"evento": "inscrito", "dados": {"canal": "c", "offset": 41, "epoca": "e", "recuperado": true}})
+        );
+        assert_eq!(
+            json(Evento::Cancelado { canal: "c" }),
+            json!({"evento": "cancelado", "dados": {"canal": "c"}})
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&publicacao_frame(r#"{"offset":1}"#)).unwrap(),
+            json!({"evento": "publicacao", "dados": {"offset": 1}})
         );
         assert_eq!(
             json(Evento::Erro {

@@ -1,5 +1,5 @@
-//! The Integra domain: messages ([`Mensagem`]), alerts ([`Alerta`]) and metric samples
-//! ([`Metrica`]), the rules that make them valid, the queries that read them back, and the events
+//! The Integra domain: messages ([`Mensagem`]), alerts ([`Alerta`]), metric samples
+//! ([`Metrica`]) and channel publications ([`Publicacao`]), the rules that make them valid, the queries that read them back, and the events
 //! they produce.
 //!
 //! This crate does no I/O and needs no async runtime. Every constructor enforces the rules of the
@@ -10,6 +10,7 @@
 //! `alerta.criado`); behaviour and plumbing are in English (`accept`, `Paging`, `Order`).
 
 mod alerta;
+mod canal;
 mod error;
 mod evento;
 mod id;
@@ -22,8 +23,9 @@ mod time;
 mod validate;
 
 pub use alerta::{Alerta, NovoAlerta, Severidade};
+pub use canal::{recovered, Canal, Desde, Posicao, Publicacao, MAX_CANAL_LEN};
 pub use error::{TransitionError, ValidationError};
-pub use evento::{AlertEvent, Evento};
+pub use evento::{publicacao_frame, AlertEvent, Evento};
 pub use id::Id;
 pub use mensagem::{CoordenadasKafka, Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
 pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS, OWN_METRICS_PREFIX};

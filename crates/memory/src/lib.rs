@@ -16,6 +16,7 @@
 //! ```
 
 mod bus;
+mod channels;
 mod documents;
 mod presence;
 mod series;
@@ -45,9 +46,11 @@ pub struct MemoryEngine {
     documents: Mutex<documents::Collections>,
     series: Mutex<series::Series>,
     presence: Mutex<presence::Presence>,
-    /// What documents and points hold (about, in bytes), as their locks last saw it.
+    channels: Mutex<channels::Channels>,
+    /// What documents, points and channel histories hold (about, in bytes), as their locks last saw it.
     document_bytes: AtomicUsize,
     series_bytes: AtomicUsize,
+    channel_bytes: AtomicUsize,
     /// Records and points evicted for the budget, since start.
     evicted: AtomicU64,
     metrics: Arc<dyn MetricSink>,
@@ -76,16 +79,20 @@ impl MemoryEngine {
             documents: Mutex::default(),
             series: Mutex::default(),
             presence: Mutex::default(),
+            channels: Mutex::default(),
             document_bytes: AtomicUsize::new(0),
             series_bytes: AtomicUsize::new(0),
+            channel_bytes: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
             metrics,
         }
     }
 
-    /// Bytes (about) that documents and points hold now.
+    /// Bytes (about) that documents, points and channel histories hold now.
     pub fn used_bytes(&self) -> usize {
-        self.document_bytes.load(Ordering::Relaxed) + self.series_bytes.load(Ordering::Relaxed)
+        self.document_bytes.load(Ordering::Relaxed)
+            + self.series_bytes.load(Ordering::Relaxed)
+            + self.channel_bytes.load(Ordering::Relaxed)
     }
 
     /// Records and points evicted to keep within the budget, since start.
@@ -93,19 +100,28 @@ impl MemoryEngine {
         self.evicted.load(Ordering::Relaxed)
     }
 
-    /// Evicts, oldest first (a document by its last write, a point by its timestamp), until the
-    /// store is within its budget. The two locks are taken one at a time, never together.
+    /// Evicts, oldest first (a document by its last write, a point by its timestamp, a channel's
+    /// history by its last publication), until the store is within its budget. The locks are
+    /// taken one at a time, never together.
     fn enforce_budget(&self) {
         let mut used = self.used_bytes();
         let mut evicted = 0;
         while used > self.max_bytes {
-            let doc = lock(&self.documents).oldest();
-            let point = lock(&self.series).oldest();
-            let gone = match (doc, point) {
-                (Some(d), Some(p)) if d <= p => self.evict_document(),
-                (_, Some(_)) => self.evict_point(),
-                (Some(_), None) => self.evict_document(),
-                (None, None) => false,
+            let candidates = [
+                lock(&self.documents)
+                    .oldest()
+                    .map(|at| (at, Kind::Document)),
+                lock(&self.series).oldest().map(|at| (at, Kind::Point)),
+                lock(&self.channels).oldest().map(|at| (at, Kind::Channel)),
+            ];
+            let Some((_, oldest)) = candidates.into_iter().flatten().min_by_key(|(at, _)| *at)
+            else {
+                break;
+            };
+            let gone = match oldest {
+                Kind::Document => self.evict_document(),
+                Kind::Point => self.evict_point(),
+                Kind::Channel => self.evict_channel(),
             };
             if !gone {
                 break;
@@ -119,12 +135,27 @@ impl MemoryEngine {
     }
 }
 
+/// What the budget evicts.
+#[derive(Clone, Copy)]
+enum Kind {
+    Document,
+    Point,
+    Channel,
+}
+
 impl MemoryEngine {
     fn evict_document(&self) -> bool {
         let mut documents = lock(&self.documents);
         let gone = documents.evict_oldest();
         self.document_bytes
             .store(documents.bytes, Ordering::Relaxed);
+        gone
+    }
+
+    fn evict_channel(&self) -> bool {
+        let mut channels = lock(&self.channels);
+        let gone = channels.evict_oldest();
+        self.channel_bytes.store(channels.bytes, Ordering::Relaxed);
         gone
     }
 

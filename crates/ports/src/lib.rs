@@ -15,8 +15,9 @@ pub use bus::{Bus, BusError, Inbound, Outbound, Subscription};
 pub use metrics::{MetricSink, NoopMetrics};
 pub use secret::Secret;
 pub use store::{
-    Inserted, OwedEvent, PresenceStore, Record, Records, Replaced, Revision, SampleRejection,
-    SeriesLimits, SeriesStore, Store, StoreError, StoredAlert, Versioned,
+    ChannelStore, Historico, HistoryLimits, Inserted, OwedEvent, PresenceStore, Record, Records,
+    Replaced, Revision, SampleRejection, SeriesLimits, SeriesStore, Store, StoreError, StoredAlert,
+    Versioned,
 };
 
 #[cfg(any(test, feature = "mocks"))]
@@ -24,4 +25,4 @@ pub use bus::MockBus;
 #[cfg(any(test, feature = "mocks"))]
 pub use metrics::MockMetricSink;
 #[cfg(any(test, feature = "mocks"))]
-pub use store::{MockPresenceStore, MockRecords, MockSeriesStore};
+pub use store::{MockChannelStore, MockPresenceStore, MockRecords, MockSeriesStore};

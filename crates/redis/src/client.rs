@@ -17,7 +17,8 @@ use crate::RedisConfig;
 /// write. Measured in POST /messages on Redis (BENCHMARKS.md): 1 and 2 beat 4.
 const POOL_SIZE: usize = 2;
 
-/// The Redis engine: documents, metric series and presence, over one connection pool.
+/// The Redis engine: documents, metric series, presence and channel histories, over one
+/// connection pool.
 pub struct RedisEngine {
     pool: Pool,
     /// `store.key_prefix`.
@@ -42,6 +43,9 @@ pub(crate) struct Scripts {
     pub(crate) series_append: Script,
     pub(crate) series_batch: Script,
     pub(crate) series_query: Script,
+    pub(crate) channel_publish: Script,
+    pub(crate) channel_history: Script,
+    pub(crate) channel_subscribers: Script,
 }
 
 impl Scripts {
@@ -50,12 +54,17 @@ impl Scripts {
             |body: &str| Script::from_lua(format!("{}{body}", include_str!("lua/lib.lua")));
         let series =
             |body: &str| Script::from_lua(format!("{}{body}", include_str!("lua/series_lib.lua")));
+        let channels =
+            |body: &str| Script::from_lua(format!("{}{body}", include_str!("lua/channel_lib.lua")));
         Self {
             insert: documents(include_str!("lua/insert.lua")),
             replace: documents(include_str!("lua/replace.lua")),
             cut: documents(include_str!("lua/cut.lua")),
             get: documents(include_str!("lua/get.lua")),
             list: documents(include_str!("lua/list.lua")),
+            channel_publish: channels(include_str!("lua/channel_publish.lua")),
+            channel_history: channels(include_str!("lua/channel_history.lua")),
+            channel_subscribers: Script::from_lua(include_str!("lua/channel_subscribers.lua")),
             series_register: series(include_str!("lua/series_register.lua")),
             series_append: series(include_str!("lua/series_append.lua")),
             series_batch: series(include_str!("lua/series_batch.lua")),

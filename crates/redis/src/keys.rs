@@ -101,3 +101,10 @@ impl SeriesKeys {
 pub(crate) fn presence(prefix: &str, connection: &str) -> String {
     format!("{prefix}ws:conn:{connection}")
 }
+
+/// The keys of channel `canal` (which has no `{` or `}`: see `Canal`), in the slot of the hash tag
+/// `{ch:canal}`: its meta hash, its stream, its subscriber counts.
+pub(crate) fn channel(prefix: &str, canal: &str) -> [String; 3] {
+    let base = format!("{prefix}{{ch:{canal}}}");
+    [format!("{base}.log"), format!("{base}.subs"), base]
+}

@@ -26,6 +26,14 @@
 //!
 //! And `P ws:conn:<id>` (string, TTL): the instance holding a WebSocket connection.
 //!
+//! Each channel `C` has a tag of its own (`lua/channel_lib.lua` has the details):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `P{ch:C}` | hash, TTL | its epoca and latest offset |
+//! | `P{ch:C}.log` | stream, TTL | its last `history_size` publications, entry id `<offset>-0` |
+//! | `P{ch:C}.subs` | hash, TTL | instance → its subscribers and their expiry |
+//!
 //! Every write is one Lua script, so a document, its revision and its indexes change atomically,
 //! and a list is one script call (index range, then `MGET`) whatever the data size: no `SCAN`, no
 //! `KEYS`. Expired documents are trimmed from their indexes by the scripts themselves, oldest
@@ -43,6 +51,7 @@
 //! shard. A batch of samples of several names, one script call on one Redis, is a check and a
 //! write per name on a cluster (see `series.rs`).
 
+mod channels;
 mod client;
 mod config;
 mod documents;

@@ -1,10 +1,12 @@
 //! The Store port: where Integra keeps its state, in the domain's words. It is composed of typed
 //! parts, so that each service depends on the part it uses and is tested against a mock of it:
-//! [`Records`] of messages and of alerts, metric [`SeriesStore`], connection [`PresenceStore`].
+//! [`Records`] of messages and of alerts, metric [`SeriesStore`], connection [`PresenceStore`],
+//! [`ChannelStore`] history.
 //!
 //! How a store lays these out (keys, indexes, encodings) is its own business: no part of the port
 //! names a key, a score or a format.
 
+mod channels;
 mod presence;
 mod records;
 mod series;
@@ -12,12 +14,15 @@ mod series;
 use async_trait::async_trait;
 use integra_domain::Mensagem;
 
+pub use channels::{ChannelStore, Historico, HistoryLimits};
 pub use presence::PresenceStore;
 pub use records::{
     Inserted, OwedEvent, Record, Records, Replaced, Revision, StoredAlert, Versioned,
 };
 pub use series::{SampleRejection, SeriesLimits, SeriesStore};
 
+#[cfg(any(test, feature = "mocks"))]
+pub use channels::MockChannelStore;
 #[cfg(any(test, feature = "mocks"))]
 pub use presence::MockPresenceStore;
 #[cfg(any(test, feature = "mocks"))]
@@ -45,7 +50,7 @@ pub enum StoreError {
 /// write (the adapter's configuration); an expired record is gone from every read and list.
 #[async_trait]
 pub trait Store:
-    Records<Mensagem> + Records<StoredAlert> + SeriesStore + PresenceStore + Send + Sync
+    Records<Mensagem> + Records<StoredAlert> + SeriesStore + PresenceStore + ChannelStore + Send + Sync
 {
     /// Checks that the store answers.
     ///
