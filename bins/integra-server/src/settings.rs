@@ -11,10 +11,10 @@ use config::{Config, Environment, File, FileFormat};
 use integra_http::HttpSettings;
 use integra_kafka::{KafkaConfig, Sasl, Security};
 pub use integra_kafka::{SaslMechanism, SecurityProtocol};
-use integra_ports::Secret;
+use integra_ports::{HistoryLimits, Secret};
 pub use integra_redis::RedisMode;
 use integra_redis::{ConnectError, RedisConfig};
-use integra_services::{HubConfig, MetricsConfig, PublishConfig};
+use integra_services::{ChannelsConfig, HubConfig, MetricsConfig, PublishConfig};
 use serde::Deserialize;
 
 /// The embedded default configuration, the same file that ships as `config/default.toml`.
@@ -50,6 +50,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// `[ws]`
     pub ws: WsSettings,
+    /// `[channels]`
+    pub channels: ChannelsSettings,
     /// `[auth]`
     pub auth: AuthSettings,
     /// `[log]`
@@ -174,6 +176,21 @@ pub struct WsSettings {
     pub max_frame_bytes: usize,
 }
 
+/// `[channels]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsSettings {
+    /// Publications kept per channel, for recovery; the oldest leave first.
+    pub history_size: usize,
+    /// A channel's history is lost this long after its last publication (a new epoca begins).
+    pub history_ttl_secs: u64,
+    /// Most channels one connection subscribes to.
+    pub max_per_connection: usize,
+}
+
+/// Most publications a channel's history may be set to keep.
+const MAX_HISTORY_SIZE: usize = 1_000_000;
+
 /// `[auth]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,7 +276,13 @@ impl Settings {
                 &format!("`{}` is not a host:port to listen on", self.server.bind),
             );
         }
-        let positive: [(&'static str, u64); 15] = [
+        let positive: [(&'static str, u64); 18] = [
+            ("channels.history_size", self.channels.history_size as u64),
+            ("channels.history_ttl_secs", self.channels.history_ttl_secs),
+            (
+                "channels.max_per_connection",
+                self.channels.max_per_connection as u64,
+            ),
             (
                 "server.body_limit_bytes",
                 self.server.body_limit_bytes as u64,
@@ -287,6 +310,12 @@ impl Settings {
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return invalid(key, "must be greater than 0");
+        }
+        if self.channels.history_size > MAX_HISTORY_SIZE {
+            return invalid(
+                "channels.history_size",
+                &format!("must be at most {MAX_HISTORY_SIZE}"),
+            );
         }
         if self.store.backend == StoreBackend::Redis {
             self.store.validate()?;
@@ -329,6 +358,13 @@ impl Settings {
             max_queue: self.ws.max_queue,
             max_connections: self.ws.max_connections,
             publish_timeout: self.bus.publish().timeout,
+            channels: ChannelsConfig {
+                history: HistoryLimits {
+                    size: self.channels.history_size,
+                    ttl_ms: self.channels.history_ttl_secs.saturating_mul(1000),
+                },
+                max_per_connection: self.channels.max_per_connection,
+            },
             ..HubConfig::default()
         }
     }

@@ -161,7 +161,7 @@ impl Application {
         );
         let publish = settings.bus.publish();
 
-        let (hub, events) = Hub::new(ports.presence(), settings.hub());
+        let (hub, events) = Hub::new(ports.presence(), ports.channels(), settings.hub());
         let hub_tasks = hub.start();
         // Serving before the fan-out subscription is live would lose the first broadcasts and
         // events; a bus that is down must not keep the server from starting, though (/readyz

@@ -211,7 +211,7 @@ fn parse_error(body: &[u8]) -> ApiError {
 }
 
 /// A JSON value read strictly: a key repeated in one object is an error naming it.
-struct Strict(Value);
+pub(crate) struct Strict(pub(crate) Value);
 
 impl<'de> Deserialize<'de> for Strict {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -14,7 +14,8 @@ use crate::{ApiError, AppState};
 /// Routes open without a key: probes and the scrape endpoint.
 const OPEN_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics/prometheus"];
 
-/// Refuses requests without a valid `Authorization: Bearer <key>` (or `?token=<key>` on `/ws`)
+/// Refuses requests without a valid `Authorization: Bearer <key>` (or `?token=<key>` on `/ws` and
+/// the SSE streams)
 /// when keys are configured.
 pub async fn authenticate(
     req: ServiceRequest,
@@ -47,12 +48,22 @@ fn presented_key(req: &ServiceRequest) -> Option<String> {
         })
         .map(|k| k.trim().to_owned());
     bearer.or_else(|| {
-        (req.path() == "/ws").then(|| {
+        takes_token(req.path()).then(|| {
             web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
                 .ok()
                 .and_then(|q| q.get("token").cloned())
         })?
     })
+}
+
+/// Whether a route takes its key as `?token=` too: the WebSocket and the SSE streams, which
+/// browsers open without headers of their own.
+fn takes_token(path: &str) -> bool {
+    path == "/ws"
+        || path
+            .strip_prefix("/channels/")
+            .and_then(|rest| rest.strip_suffix("/events"))
+            .is_some_and(|canal| !canal.is_empty() && !canal.contains('/'))
 }
 
 /// Compares without leaking, through timing, how much of a key matched.

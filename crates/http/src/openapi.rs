@@ -2,8 +2,8 @@
 
 use actix_web::{get, web, HttpResponse};
 use integra_domain::{
-    Alerta, CoordenadasKafka, Mensagem, Metrica, NovaMensagem, NovaMetrica, NovoAlerta, Severidade,
-    StatusMensagem, TipoMensagem, TipoMetrica,
+    Alerta, Canal, CoordenadasKafka, Mensagem, Metrica, NovaMensagem, NovaMetrica, NovoAlerta,
+    Publicacao, Severidade, StatusMensagem, TipoMensagem, TipoMetrica,
 };
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -20,11 +20,12 @@ use crate::{AppState, Problem};
         routes::record_metrics, routes::query_metrics, routes::prometheus_exposition,
         routes::create_alert, routes::resolve_alert, routes::get_alert, routes::list_alerts,
         routes::broadcast, routes::send_personal, routes::upgrade,
+        routes::publish, routes::history, routes::channel, routes::events,
         routes::healthz, routes::readyz, openapi_json,
     ),
     components(schemas(
         Problem, Mensagem, NovaMensagem, TipoMensagem, StatusMensagem, CoordenadasKafka,
-        Metrica, NovaMetrica, TipoMetrica, Alerta, NovoAlerta, Severidade,
+        Metrica, NovaMetrica, TipoMetrica, Alerta, NovoAlerta, Severidade, Canal, Publicacao,
     )),
     modifiers(&Auth),
     security(("api_key" = [])),
@@ -33,6 +34,7 @@ use crate::{AppState, Problem};
         (name = "metrics", description = "Prometheus and a time series"),
         (name = "alerts", description = "Deduplicated, with events on `alerts`"),
         (name = "websocket", description = "Fan-out across every instance"),
+        (name = "channels", description = "Numbered publications with a history, over WebSocket and SSE"),
         (name = "operations", description = "Probes and this document"),
     )
 )]

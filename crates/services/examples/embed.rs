@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ports = Ports::new(store, Arc::new(MemoryBus::default()), Arc::new(NoopMetrics));
 
     // 2. The hub, whose event handle the services use to announce changes.
-    let (hub, events) = Hub::new(ports.presence(), HubConfig::default());
+    let (hub, events) = Hub::new(ports.presence(), ports.channels(), HubConfig::default());
     let _hub_tasks = hub.start();
     // Events published before the hub's subscription is live would not reach its connections.
     if !hub.wait_subscribed(Duration::from_secs(5)).await {

@@ -208,7 +208,7 @@ impl AlertService {
         };
         match self.ledger.publish(&record).await {
             Ok(_) => {
-                self.ledger.events.emit_json(event.name(), json);
+                self.ledger.events.emit_json(&event, json);
                 // Clearing the event is bookkeeping: if it fails, the next request publishes the
                 // event once more, which is better than losing it.
                 match self.ledger.settle(alert.alerta.id.as_str(), revision).await {

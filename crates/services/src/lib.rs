@@ -20,9 +20,11 @@ pub mod topics;
 
 pub use alerts::{AlertOutcome, AlertService};
 pub use error::ServiceError;
-pub use events::Events;
+pub use events::{Emitted, Events};
 pub use health::{Check, Health, Readiness};
-pub use hub::{CloseReason, Connection, Hub, HubConfig, HubTasks, Outgoing};
+pub use hub::{
+    ChannelsConfig, CloseReason, Connection, Hub, HubConfig, HubTasks, Mode, Outgoing, Publication,
+};
 pub use messages::{MessageService, Sent};
 pub use metrics::{MetricsConfig, MetricsService, MAX_BATCH};
 pub use ports::Ports;

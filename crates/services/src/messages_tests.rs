@@ -19,7 +19,7 @@ fn input(id: &str) -> NovaMensagem {
 
 fn service(
     ports: Ports<dyn Records<Mensagem>>,
-) -> (MessageService, tokio::sync::mpsc::Receiver<String>) {
+) -> (MessageService, tokio::sync::mpsc::Receiver<crate::Emitted>) {
     let (events, rx) = Events::channel(64);
     let config = PublishConfig {
         timeout: Duration::from_millis(200),
@@ -31,7 +31,7 @@ fn service(
 fn mocked_service(
     store: MockRecords<Mensagem>,
     bus: MockBus,
-) -> (MessageService, tokio::sync::mpsc::Receiver<String>) {
+) -> (MessageService, tokio::sync::mpsc::Receiver<crate::Emitted>) {
     let store: Arc<dyn Records<Mensagem>> = Arc::new(store);
     service(mocked(store, bus))
 }
@@ -69,10 +69,10 @@ fn stored(status: StatusMensagem, updated_ms_ago: i64) -> Versioned<Mensagem> {
     }
 }
 
-fn statuses(rx: &mut tokio::sync::mpsc::Receiver<String>) -> Vec<String> {
+fn statuses(rx: &mut tokio::sync::mpsc::Receiver<crate::Emitted>) -> Vec<String> {
     std::iter::from_fn(|| rx.try_recv().ok())
         .map(|e| {
-            serde_json::from_str::<serde_json::Value>(&e).unwrap()["dados"]["status"]
+            serde_json::from_str::<serde_json::Value>(e.json()).unwrap()["dados"]["status"]
                 .as_str()
                 .unwrap()
                 .to_owned()

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use integra_domain::{CoordenadasKafka, Mensagem, TimeRange};
 use integra_ports::{
-    Bus, BusError, MetricSink, Outbound, PresenceStore, Records, SeriesStore, Store, StoreError,
-    StoredAlert,
+    Bus, BusError, ChannelStore, MetricSink, Outbound, PresenceStore, Records, SeriesStore, Store,
+    StoreError, StoredAlert,
 };
 
 use crate::ServiceError;
@@ -134,5 +134,10 @@ impl Ports<dyn Store> {
     /// The ports of the WebSocket hub.
     pub fn presence(&self) -> Ports<dyn PresenceStore> {
         self.with(Arc::clone(&self.store) as Arc<dyn PresenceStore>)
+    }
+
+    /// The channel histories, for the hub.
+    pub fn channels(&self) -> Arc<dyn ChannelStore> {
+        Arc::clone(&self.store) as Arc<dyn ChannelStore>
     }
 }

@@ -1,6 +1,7 @@
 //! The routes, one module per service.
 
 mod alerts;
+mod channels;
 mod messages;
 mod metrics;
 mod ops;
@@ -12,6 +13,7 @@ use integra_domain::{Paging, Timestamp};
 use crate::ApiError;
 
 pub(crate) use alerts::*;
+pub(crate) use channels::*;
 pub(crate) use messages::*;
 pub(crate) use metrics::*;
 pub(crate) use ops::*;
@@ -32,6 +34,10 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(upgrade)
         .service(broadcast)
         .service(send_personal)
+        .service(publish)
+        .service(history)
+        .service(events)
+        .service(channel)
         .service(healthz)
         .service(readyz);
 }

@@ -1,13 +1,17 @@
 //! Event batching: services emit events one at a time; under load, many go out as one fan-out
-//! record, so events cost the bus a fraction of a record each.
+//! record, so events cost the bus a fraction of a record each. The same round feeds the system
+//! channels (`mensagens`, `mensagens.{tipo}`, `alertas`): one store call per channel and round.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use integra_domain::Canal;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::fanout::Record;
 use super::Inner;
+use crate::events::Emitted;
 
 /// How long the batching waits for more events before publishing what it has.
 const GATHER: Duration = Duration::from_millis(2);
@@ -22,7 +26,7 @@ impl Inner {
     /// Publishes queued events in order, as few records as possible: whatever queued up while the
     /// previous record waited for its acknowledgement goes out as one record (up to
     /// [`RECORD_BYTES`]).
-    pub(super) async fn batch_events(self: Arc<Self>, mut events: mpsc::Receiver<String>) {
+    pub(super) async fn batch_events(self: Arc<Self>, mut events: mpsc::Receiver<Emitted>) {
         let mut queued = Vec::with_capacity(1024);
         while events.recv_many(&mut queued, 1024).await > 0 {
             // Let a burst gather: one wake-up and one record for many events, at the price of
@@ -34,7 +38,8 @@ impl Inner {
                     Err(_) => break,
                 }
             }
-            let mut rest = queued.drain(..).peekable();
+            self.feed_channels(&queued).await;
+            let mut rest = queued.drain(..).map(|e| e.json).peekable();
             while rest.peek().is_some() {
                 let mut size = 0;
                 let mut texts = Vec::new();
@@ -47,6 +52,35 @@ impl Inner {
                 if let Err(e) = self.fan_out(&Record::Events { events: texts }).await {
                     tracing::warn!(error = %e, "events not fanned out");
                 }
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Publishes a round of events on the system channels they feed, in order.
+    async fn feed_channels(&self, round: &[Emitted]) {
+        let mut channels: Vec<(Canal, Vec<Box<RawValue>>)> = Vec::new();
+        for emitted in round {
+            let targets = emitted.about.channels();
+            if targets.is_empty() {
+                continue;
+            }
+            // An event's JSON is an Evento's: valid JSON.
+            let Ok(dados) = RawValue::from_string(emitted.json.clone()) else {
+                continue;
+            };
+            for canal in targets {
+                match channels.iter_mut().find(|(c, _)| *c == canal) {
+                    Some((_, items)) => items.push(dados.clone()),
+                    None => channels.push((canal, vec![dados.clone()])),
+                }
+            }
+        }
+        for (canal, dados) in channels {
+            let published = self.publish(&canal, &dados).await;
+            if let Err(e) = published {
+                tracing::warn!(canal = %canal, error = %e, "events not published on their channel");
             }
         }
     }

@@ -14,6 +14,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::registry::Audience;
 use super::Inner;
 use crate::{topics, ServiceError};
 
@@ -31,6 +32,9 @@ pub(super) enum Record {
     /// record as JSON (not as a string), so that it is neither escaped nor unescaped on the way.
     #[serde(skip)]
     Events { events: Vec<String> },
+    /// Publications on channels, each its JSON ([`integra_domain::Publicacao`]), carried as JSON.
+    #[serde(skip)]
+    Publications { items: Vec<String> },
     /// For one connection.
     One { to: String, text: String },
     /// An instance checking its own subscription.
@@ -44,6 +48,9 @@ pub(super) enum Record {
 
 /// How a record of events begins, as [`Record::to_payload`] writes it.
 const EVENTS_HEAD: &[u8] = br#"{"kind":"events""#;
+
+/// How a record of publications begins, as [`Record::to_payload`] writes it.
+const PUBLICATIONS_HEAD: &[u8] = br#"{"kind":"publications""#;
 
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -62,21 +69,15 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
-        let (mut kind, mut text, mut texts, mut events, mut to, mut instance, mut sent) =
-            (None::<String>, None, None, None, None, None, None);
+        let (mut kind, mut text, mut texts, mut events, mut items, mut to, mut instance, mut sent) =
+            (None::<String>, None, None, None, None, None, None, None);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
                 "kind" => kind = Some(map.next_value()?),
                 "text" => text = Some(map.next_value()?),
                 "texts" => texts = Some(map.next_value()?),
-                "events" => {
-                    let raw: Vec<Box<RawValue>> = map.next_value()?;
-                    events = Some(
-                        raw.into_iter()
-                            .map(|e| String::from(Box::<str>::from(e)))
-                            .collect(),
-                    );
-                }
+                "events" => events = Some(raw_texts(map.next_value()?)),
+                "items" => items = Some(raw_texts(map.next_value()?)),
                 "to" => to = Some(map.next_value()?),
                 "instance" => instance = Some(map.next_value()?),
                 "sent" => sent = Some(map.next_value()?),
@@ -96,6 +97,9 @@ impl<'de> Visitor<'de> for RecordVisitor {
             Some("events") => Ok(Record::Events {
                 events: events.ok_or_else(|| missing("events"))?,
             }),
+            Some("publications") => Ok(Record::Publications {
+                items: items.ok_or_else(|| missing("items"))?,
+            }),
             Some("one") => Ok(Record::One {
                 to: to.ok_or_else(|| missing("to"))?,
                 text: text.ok_or_else(|| missing("text"))?,
@@ -106,32 +110,47 @@ impl<'de> Visitor<'de> for RecordVisitor {
             }),
             Some(other) => Err(de::Error::unknown_variant(
                 other,
-                &["all", "many", "events", "one", "heartbeat"],
+                &["all", "many", "events", "publications", "one", "heartbeat"],
             )),
             None => Err(missing("kind")),
         }
     }
 }
 
+/// JSON values as their texts.
+fn raw_texts(raw: Vec<Box<RawValue>>) -> Vec<String> {
+    raw.into_iter()
+        .map(|e| String::from(Box::<str>::from(e)))
+        .collect()
+}
+
+/// `head`, then `,"<field>":[` and the JSON texts joined, then `]}`.
+fn json_list(head: &[u8], field: &str, texts: &[String]) -> Vec<u8> {
+    let size = texts.iter().map(|e| e.len() + 1).sum::<usize>();
+    let mut payload = Vec::with_capacity(32 + size);
+    payload.extend_from_slice(head);
+    payload.extend_from_slice(b",\"");
+    payload.extend_from_slice(field.as_bytes());
+    payload.extend_from_slice(b"\":[");
+    for (i, text) in texts.iter().enumerate() {
+        if i > 0 {
+            payload.push(b',');
+        }
+        payload.extend_from_slice(text.as_bytes());
+    }
+    payload.extend_from_slice(b"]}");
+    payload
+}
+
 impl Record {
     /// The record as the fan-out topic carries it.
     pub(super) fn to_payload(&self) -> Vec<u8> {
-        let Self::Events { events } = self else {
+        match self {
+            Self::Events { events } => json_list(EVENTS_HEAD, "events", events),
+            Self::Publications { items } => json_list(PUBLICATIONS_HEAD, "items", items),
             // Serializing strings into JSON cannot fail.
-            return serde_json::to_vec(self).unwrap_or_default();
-        };
-        let size = events.iter().map(|e| e.len() + 1).sum::<usize>();
-        let mut payload = Vec::with_capacity(32 + size);
-        payload.extend_from_slice(EVENTS_HEAD);
-        payload.extend_from_slice(br#","events":["#);
-        for (i, event) in events.iter().enumerate() {
-            if i > 0 {
-                payload.push(b',');
-            }
-            payload.extend_from_slice(event.as_bytes());
+            _ => serde_json::to_vec(self).unwrap_or_default(),
         }
-        payload.extend_from_slice(b"]}");
-        payload
     }
 
     pub(super) fn all(text: &str) -> Self {
@@ -216,12 +235,19 @@ impl Inner {
         if self.registry.len() == 0 && record.payload.starts_with(EVENTS_HEAD) {
             return;
         }
+        // Publications for no subscriber: the same.
+        if record.payload.starts_with(PUBLICATIONS_HEAD) && self.locals.is_empty() {
+            return;
+        }
         match serde_json::from_slice::<Record>(&record.payload) {
-            Ok(Record::All { text }) => self.deliver(None, &Arc::from(text)),
+            Ok(Record::All { text }) => self.deliver(Audience::Broadcast, &Arc::from(text)),
             Ok(Record::Many { texts: events } | Record::Events { events }) => events
                 .into_iter()
-                .for_each(|t| self.deliver(None, &Arc::from(t))),
-            Ok(Record::One { to, text }) => self.deliver(Some(&to), &Arc::from(text)),
+                .for_each(|t| self.deliver(Audience::Events, &Arc::from(t))),
+            Ok(Record::Publications { items }) => {
+                items.iter().for_each(|json| self.receive_publication(json))
+            }
+            Ok(Record::One { to, text }) => self.deliver(Audience::One(&to), &Arc::from(text)),
             Ok(Record::Heartbeat { instance, sent }) if instance == self.instance => {
                 self.liveness.heartbeat_back(sent);
             }
@@ -230,8 +256,8 @@ impl Inner {
         }
     }
 
-    /// Queues `text` for one connection or all; those whose queue is full are closed.
-    fn deliver(&self, to: Option<&str>, text: &Arc<str>) {
+    /// Queues `text` for its audience; those whose queue is full are closed.
+    fn deliver(&self, to: Audience<'_>, text: &Arc<str>) {
         let overflowed = self.registry.deliver(to, text);
         if overflowed.is_empty() {
             return;
@@ -285,6 +311,9 @@ mod tests {
                     r#"{"evento":"alerta.criado","dados":{"t":"a \"b\""}}"#.into(),
                     "2".into(),
                 ],
+            },
+            Record::Publications {
+                items: vec![r#"{"canal":"c","offset":1,"dados":{"a":"\"x"}}"#.into()],
             },
             Record::one("c1", "só para ti"),
             Record::Heartbeat {

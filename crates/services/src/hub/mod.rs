@@ -5,9 +5,11 @@
 //! Its rooms: the [`registry`] of this instance's connections and their queues; the [`fanout`]
 //! through the bus, which every instance subscribes to (so a text reaches every connection of
 //! every instance, in the same order everywhere), and its [`liveness`]; the [`batching`] of
-//! events into few records; the [`presence`] that tells other instances where a connection lives.
+//! events into few records, which also feeds the system channels; the [`channels`], with their
+//! history in the store; the [`presence`] that tells other instances where a connection lives.
 
 mod batching;
+mod channels;
 mod fanout;
 mod liveness;
 mod presence;
@@ -16,13 +18,16 @@ mod registry;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use integra_domain::Id;
-use integra_ports::PresenceStore;
+use integra_domain::{Canal, Id, Posicao, Publicacao};
+use integra_ports::{ChannelStore, Historico, PresenceStore};
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use registry::{CloseReason, Connection, Outgoing};
+pub use channels::{ChannelsConfig, Publication};
+pub use registry::{CloseReason, Connection, Mode, Outgoing};
 
+use crate::events::Emitted;
 use crate::{Events, Ports, ServiceError};
 
 /// Limits and timings of the hub.
@@ -39,8 +44,11 @@ pub struct HubConfig {
     /// A subscription that brought back none of this instance's heartbeats for this long is not
     /// healthy; one that brought nothing at all for this long is replaced.
     pub stall_after: Duration,
-    /// How long the store remembers a connection unless refreshed.
+    /// How long the store remembers a connection (and a channel's subscriber count) unless
+    /// refreshed.
     pub presence_ttl: Duration,
+    /// The channels' limits.
+    pub channels: ChannelsConfig,
 }
 
 impl Default for HubConfig {
@@ -52,6 +60,7 @@ impl Default for HubConfig {
             heartbeat_every: Duration::from_secs(1),
             stall_after: Duration::from_secs(5),
             presence_ttl: Duration::from_secs(60),
+            channels: ChannelsConfig::default(),
         }
     }
 }
@@ -61,10 +70,14 @@ struct Inner {
     /// This instance's id on the fan-out topic.
     instance: String,
     ports: Ports<dyn PresenceStore>,
+    /// The channels' histories.
+    history: Arc<dyn ChannelStore>,
     config: HubConfig,
     registry: registry::Registry,
+    /// This instance's channels with subscribers.
+    locals: channels::Locals,
     /// The services' events, until [`Hub::start`] hands them to the batching task.
-    events: Mutex<Option<mpsc::Receiver<String>>>,
+    events: Mutex<Option<mpsc::Receiver<Emitted>>>,
     liveness: liveness::Liveness,
 }
 
@@ -78,14 +91,21 @@ pub struct Hub {
 const EVENT_QUEUE: usize = 65_536;
 
 impl Hub {
-    /// A hub, and the [`Events`] handle through which services feed it. Call [`Hub::start`] to run it.
-    pub fn new(ports: Ports<dyn PresenceStore>, config: HubConfig) -> (Self, Events) {
+    /// A hub over these ports and channel histories, and the [`Events`] handle through which
+    /// services feed it. Call [`Hub::start`] to run it.
+    pub fn new(
+        ports: Ports<dyn PresenceStore>,
+        history: Arc<dyn ChannelStore>,
+        config: HubConfig,
+    ) -> (Self, Events) {
         let (events, rx) = Events::channel(EVENT_QUEUE);
         let inner = Inner {
             instance: Id::generate().to_string(),
             ports,
+            history,
             config,
             registry: registry::Registry::default(),
+            locals: channels::Locals::default(),
             events: Mutex::new(Some(rx)),
             liveness: liveness::Liveness::new(config.stall_after),
         };
@@ -110,6 +130,7 @@ impl Hub {
             tokio::spawn(Arc::clone(inner).subscribe_forever()),
             tokio::spawn(Arc::clone(inner).heartbeat_forever()),
             tokio::spawn(Arc::clone(inner).refresh_presence_forever()),
+            tokio::spawn(Arc::clone(inner).fill_gaps_forever()),
         ];
         let events = inner
             .events
@@ -122,13 +143,24 @@ impl Hub {
         HubTasks(tasks)
     }
 
-    /// Opens a connection. Its first text is the `conectado` event with its id.
+    /// Opens a connection that takes broadcasts and every event. Its first text is the
+    /// `conectado` event with its id.
     ///
     /// # Errors
     /// [`ServiceError::Overloaded`] past `max_connections`.
     pub async fn connect(&self) -> Result<Connection, ServiceError> {
-        let connection = Connection::open(&self.inner)?;
-        self.inner.register_presence(connection.id()).await;
+        self.open(Mode::Everything).await
+    }
+
+    /// Opens a connection in `mode`.
+    ///
+    /// # Errors
+    /// [`ServiceError::Overloaded`] past `max_connections`.
+    pub async fn open(&self, mode: Mode) -> Result<Connection, ServiceError> {
+        let connection = Connection::open(&self.inner, mode)?;
+        if mode != Mode::Stream {
+            self.inner.register_presence(connection.id()).await;
+        }
         Ok(connection)
     }
 
@@ -138,6 +170,57 @@ impl Hub {
     /// A bus failure.
     pub async fn broadcast(&self, text: &str) -> Result<(), ServiceError> {
         self.inner.fan_out(&fanout::Record::all(text)).await
+    }
+
+    /// Publishes `dados` on `canal`, for its subscribers on every instance; returns where it
+    /// went.
+    ///
+    /// # Errors
+    /// A store failure (nothing was published); a bus failure (the publication is in the
+    /// history, and this instance's subscribers have it: the others get it from the history,
+    /// with the next publication or when they reconnect).
+    pub async fn publish(
+        &self,
+        canal: &Canal,
+        dados: Box<RawValue>,
+    ) -> Result<Publicacao, ServiceError> {
+        let mut published = self.inner.publish(canal, &[dados]).await?;
+        published
+            .pop()
+            .ok_or_else(|| ServiceError::Conflict(format!("channel {canal}: nothing published")))
+    }
+
+    /// The publications of `canal` after offset `desde`, ascending, at most `limit`.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn history(
+        &self,
+        canal: &Canal,
+        desde: u64,
+        limit: usize,
+    ) -> Result<Historico, ServiceError> {
+        self.inner.read_history(canal, desde, limit).await
+    }
+
+    /// Where `canal` stands, and its subscribers on every instance.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn channel(&self, canal: &Canal) -> Result<(Posicao, u64), ServiceError> {
+        let found = self.inner.read_history(canal, u64::MAX, 0).await?;
+        let subscribers = self
+            .inner
+            .history
+            .subscribers(canal)
+            .await
+            .map_err(self.inner.ports.store_failed("channel_subscribers"))?;
+        Ok((found.posicao, subscribers))
+    }
+
+    /// The channels' limits.
+    pub fn channels_config(&self) -> ChannelsConfig {
+        self.inner.config.channels
     }
 
     /// Sends `text` to connection `connection_id`, on whichever instance holds it.

@@ -56,12 +56,14 @@ impl Inner {
         }
     }
 
-    /// Refreshes every local connection's presence, three times per TTL.
+    /// Refreshes every local connection's presence and every local channel's subscriber count,
+    /// three times per TTL.
     pub(super) async fn refresh_presence_forever(self: Arc<Self>) {
         let mut tick = tokio::time::interval(self.config.presence_ttl / 3);
         tick.tick().await;
         loop {
             tick.tick().await;
+            self.refresh_counts().await;
             for id in self.registry.ids() {
                 let stored = self
                     .ports

@@ -7,14 +7,27 @@ use actix_web::{dev, get, post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use integra_services::Mode;
+
 use crate::responses::{BodyRejected, BusFailed, NotFound, StoreFailed, Unauthorized};
 use crate::{ApiError, AppState, JsonBody, Problem};
 
-/// Upgrades to a WebSocket. The first frame is `{"evento":"conectado","dados":{"conexao_id":…}}`;
-/// every text frame the client sends is broadcast to every connection.
+/// What a WebSocket connection receives besides broadcasts, personal messages and its channels.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct WsParams {
+    /// `canais`: only the events of the channels it subscribes to; absent: every event too.
+    #[param(value_type = Option<String>, pattern = "^canais$")]
+    eventos: Option<String>,
+}
+
+/// Upgrades to a WebSocket. The first frame is `{"evento":"conectado","dados":{"conexao_id":…}}`.
+/// A text frame with `acao` is a command (`inscrever`, `cancelar`, `publicar` on a channel); every
+/// other text frame the client sends is broadcast to every connection.
 #[utoipa::path(
     tag = "websocket",
     params(
+        WsParams,
         ("token" = Option<String>, Query, description = "The API key, for clients that cannot set headers"),
         handshake::Headers,
     ),
@@ -31,7 +44,17 @@ pub(crate) async fn upgrade(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
+    params: web::Query<WsParams>,
 ) -> Result<HttpResponse, ApiError> {
+    let mode = match params.eventos.as_deref() {
+        None => Mode::Everything,
+        Some("canais") => Mode::Channels,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "eventos: `{other}` is not canais"
+            )))
+        }
+    };
     // actix-ws answers the handshake and writes the frames; the client's frames are read here
     // (frames.rs), where every limit applies before the bytes it guards are buffered.
     let not_read = web::Payload::from_request(&req, &mut dev::Payload::None)
@@ -39,7 +62,7 @@ pub(crate) async fn upgrade(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (response, socket, _) = actix_ws::handle(&req, not_read)
         .map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let connection = state.hub.connect().await?;
+    let connection = state.hub.open(mode).await?;
     let settings = state.settings.ws;
     let inbound = frames::Inbound::new(body.into_inner(), settings.max_frame_bytes);
     actix_web::rt::spawn(session::run(

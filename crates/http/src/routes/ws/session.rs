@@ -5,12 +5,88 @@ use std::future::Future;
 use std::time::Duration;
 
 use actix_ws::{CloseCode, CloseReason, Session};
-use integra_domain::Evento;
+use integra_domain::{Canal, Desde, Evento};
 use integra_services::{Connection, Hub, Outgoing};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use super::frames::{Inbound, Received, Refusal};
 use crate::{ApiError, WsSettings};
+
+/// A client's command: a JSON object with `acao` (see the contract's Channels).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Comando {
+    acao: String,
+    canal: String,
+    #[serde(default)]
+    desde: Option<Desde>,
+    #[serde(default)]
+    dados: Option<Box<RawValue>>,
+}
+
+/// Whether a text frame is a command: a JSON object with an `acao` key. Anything else is a
+/// broadcast, as before channels existed.
+fn is_command(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        acao: Option<serde::de::IgnoredAny>,
+    }
+    text.contains("\"acao\"")
+        && text.trim_start().starts_with('{')
+        && serde_json::from_str::<Probe>(text).is_ok_and(|p| p.acao.is_some())
+}
+
+/// Runs a command; returns the frame that answers it, if any.
+async fn command(text: &str, conn: &mut Connection, hub: &Hub) -> Result<Option<String>, ApiError> {
+    let c: Comando = serde_json::from_str(text)
+        .map_err(|e| ApiError::BadRequest(format!("an unreadable command: {e}")))?;
+    match c.acao.as_str() {
+        "inscrever" => {
+            conn.subscribe(Canal::parse(&c.canal)?, c.desde).await?;
+            Ok(None)
+        }
+        "cancelar" => {
+            let canal = Canal::parse(&c.canal)?;
+            if conn.unsubscribe(&canal) {
+                Ok(Some(
+                    Evento::Cancelado {
+                        canal: canal.as_str(),
+                    }
+                    .to_json(),
+                ))
+            } else {
+                Err(ApiError::Service(integra_services::ServiceError::NotFound(
+                    format!("a subscription to {canal}"),
+                )))
+            }
+        }
+        "publicar" => {
+            let canal = Canal::for_clients(&c.canal)?;
+            let dados = c.dados.ok_or_else(|| {
+                ApiError::from(integra_domain::ValidationError::new("dados", "is required"))
+            })?;
+            hub.publish(&canal, dados).await?;
+            Ok(None)
+        }
+        other => Err(ApiError::from(integra_domain::ValidationError::new(
+            "acao",
+            format!("`{other}` is not a command; use inscrever, cancelar or publicar"),
+        ))),
+    }
+}
+
+/// The `erro` frame of a refused command or a failed broadcast.
+fn error_frame(e: &ApiError, what: &str) -> String {
+    let detail = format!("{what}: {e}");
+    let status = e.status_and_code().0.as_u16();
+    Evento::Erro {
+        status,
+        detail: &detail,
+    }
+    .to_json()
+}
 
 fn reason(code: CloseCode, description: &str) -> Option<CloseReason> {
     Some(CloseReason {
@@ -87,15 +163,27 @@ pub(super) async fn run(
                         break close;
                     }
                 }
+                Outgoing::Publication(p) => {
+                    if let Err(close) = send(socket.text(p.frame()), &mut conn, pong_deadline).await {
+                        break close;
+                    }
+                }
+                Outgoing::Subscribed { canal, posicao, recuperado } => {
+                    let frame = Evento::Inscrito { canal: canal.as_str(), posicao: &posicao, recuperado }.to_json();
+                    if let Err(close) = send(socket.text(frame), &mut conn, pong_deadline).await {
+                        break close;
+                    }
+                }
                 Outgoing::Close(r) => break hub_close(r),
             },
             received = inbound.next() => match received {
                 Ok(Received::Text(text)) => {
-                    if let Err(e) = hub.broadcast(&text).await {
-                        let e = ApiError::from(e);
-                        let detail = format!("the broadcast failed: {e}");
-                        let status = e.status_and_code().0.as_u16();
-                        let frame = Evento::Erro { status, detail: &detail }.to_json();
+                    let answer = if is_command(&text) {
+                        command(&text, &mut conn, &hub).await.unwrap_or_else(|e| Some(error_frame(&e, "the command was refused")))
+                    } else {
+                        hub.broadcast(&text).await.err().map(|e| error_frame(&ApiError::from(e), "the broadcast failed"))
+                    };
+                    if let Some(frame) = answer {
                         if let Err(close) = send(socket.text(frame), &mut conn, pong_deadline).await {
                             break close;
                         }
