@@ -6,6 +6,7 @@
 
 mod alerts;
 mod auth;
+mod channels;
 mod errors;
 mod faults;
 mod hostile;

@@ -1,4 +1,4 @@
-//! What Integra's own tests share: HTTP and WebSocket clients that read whole answers and frames
+//! What Integra's own tests share: HTTP, WebSocket and Server-Sent Events clients that read whole answers and frames
 //! with deadlines, and daemons (Redis, Tansu) a test can start, freeze and kill. It depends on
 //! nothing of Integra, so every test crate can use it.
 
@@ -7,6 +7,7 @@
 mod daemons;
 mod http;
 pub mod raw_ws;
+mod sse;
 mod topics;
 mod ws;
 
@@ -16,6 +17,7 @@ pub use daemons::{
 };
 pub use http::{client, get, get_with, post, post_raw, Reply};
 pub use raw_ws::RawWs;
+pub use sse::{SseClient, SseEvent};
 pub use topics::{read_topic, TopicRecord};
 pub use ws::WsClient;
 
