@@ -12,7 +12,11 @@
 #   samples a million metric samples pushed to a fresh server (scripts/push-samples.py), on the
 #          embedded store and on Redis: bytes per sample held, from the server's resident memory
 #          and Redis' used_memory.
-# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http|metrics|peers|samples]...
+#   channels tests/examples/fanout.rs (Rust, one thread) against a release server, on the embedded
+#          backends and on Redis + Kafka: 1,000 subscribers of one channel and publications at full
+#          speed (deliveries/s, latency, server CPU per delivery), 10,000 missed publications
+#          recovered by one subscriber, the server memory of 2,000 more connections.
+# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http|metrics|peers|samples|channels]...
 # SERVER_BIN=path measures another build of integra-server (an older commit's, to compare).
 #
 # Every measured server gets fresh dependencies: a Tansu of its own on BENCH_KAFKA_PORT (19092),
@@ -354,6 +358,33 @@ samples_run() {
       (s == "redis" ? sprintf("%.1f (%.0f MiB)", m / n, m / 1048576) : "-"), h, (n / 20 > 10000 ? 10000 : n / 20) }'
 }
 
+# channels_run store bus: a fresh release server on `store` and `bus`, the fan-out generator
+# against it; its rows.
+channels_run() {
+  local store=$1 bus=$2 pid
+  fresh_dependencies
+  [ "$bus" = kafka ] || stop_broker
+  INTEGRA__SERVER__BIND=127.0.0.1:18095 INTEGRA__LOG__LEVEL=warn \
+  INTEGRA__STORE__BACKEND=$store INTEGRA__STORE__URL=$REDIS_URL \
+  INTEGRA__BUS__BACKEND=$bus INTEGRA__BUS__BROKERS=127.0.0.1:$KAFKA_PORT \
+  INTEGRA__CHANNELS__HISTORY_SIZE=10000 INTEGRA__WS__MAX_CONNECTIONS=20000 \
+    run_server >/dev/null & pid=$!
+  for _ in $(seq 1 150); do curl -fs http://127.0.0.1:18095/readyz >/dev/null && break; sleep 0.2; done
+  echo "#### $store store, $bus bus"
+  echo
+  FANOUT_URL=http://127.0.0.1:18095 FANOUT_PID=$pid target/release/examples/fanout
+  echo
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+bench_channels() {
+  cargo build -q --release -p integra-tests --example fanout
+  echo "### Channels: fan-out, recovery and memory (tests/examples/fanout.rs)"
+  echo
+  channels_run memory memory
+  channels_run redis kafka
+}
+
 bench_samples() {
   echo "### Bytes per metric sample held: ${SAMPLES:-1000000} samples, 20 names x 100 series, batches of 100"
   echo
@@ -372,6 +403,7 @@ for w in "${wanted[@]}"; do
     metrics) bench_metrics ;;
     peers) bench_peers ;;
     samples) bench_samples ;;
+    channels) bench_channels ;;
     *) echo "unknown benchmark $w" >&2; exit 2 ;;
   esac
 done
