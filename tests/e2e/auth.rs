@@ -1,4 +1,4 @@
-use integra_tests::{get, get_with, post_raw, spawn_app, WsClient};
+use integra_tests::{get, get_with, post_raw, spawn_app, SseClient, WsClient};
 
 #[actix_rt::test]
 async fn with_keys_every_route_but_the_probes_needs_one() {
@@ -41,6 +41,19 @@ async fn with_keys_every_route_but_the_probes_needs_one() {
         .is_err());
     let c = WsClient::connect(&s.ws_url("/ws?token=chave-1")).await;
     assert!(!c.id.is_empty());
+    // The SSE streams take the key as `?token=` too; other routes do not.
+    let sse = SseClient::open(&s.url("/channels/c/events"), &[]).await;
+    assert_eq!(sse.status, 401);
+    let mut sse = SseClient::open(&s.url("/channels/c/events?token=chave-2"), &[]).await;
+    assert_eq!(sse.status, 200);
+    let inscrito = sse
+        .next_event(std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(inscrito.event, "inscrito");
+    get(&s.url("/channels/c?token=chave-1"))
+        .await
+        .assert_problem(401);
 }
 
 #[actix_rt::test]

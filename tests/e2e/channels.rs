@@ -214,6 +214,32 @@ async fn sse_recovers_after_last_event_id_then_streams() {
 }
 
 #[actix_rt::test]
+async fn an_idle_sse_stream_gets_a_comment_every_ping_interval_and_stays_open() {
+    let s = spawn_app(|s| s.ws.ping_interval_secs = 1).await;
+    let mut stream = SseClient::open(&s.url("/channels/quieto/events"), &[]).await;
+    assert_eq!(
+        stream
+            .next_event(Duration::from_secs(5))
+            .await
+            .unwrap()
+            .event,
+        "inscrito"
+    );
+    assert!(stream
+        .next_event(Duration::from_millis(2500))
+        .await
+        .is_none());
+    assert!(
+        stream.comments >= 2,
+        "{} keep-alive comments",
+        stream.comments
+    );
+    publish(&s, "quieto", json!("enfim")).await;
+    let event = stream.next_event(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(event.id.as_deref(), Some("1"));
+}
+
+#[actix_rt::test]
 async fn refused_commands_get_erro_frames_and_the_connection_stays_open() {
     let s = spawn_app(|s| s.channels.max_per_connection = 2).await;
     let mut ws = WsClient::connect(&s.ws_url("/ws?eventos=canais")).await;

@@ -41,7 +41,13 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 /// Microseconds since the epoch: what a publication carries, and what a delivery is compared to.
 fn now_us() -> u64 {
-    u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros()).unwrap()
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_micros(),
+    )
+    .unwrap()
 }
 
 /// The server's user + system CPU so far, in seconds, and its resident memory in bytes.
@@ -51,10 +57,19 @@ fn server_usage(pid: &str) -> (f64, u64) {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // After the command: state is field 0, utime 11, stime 12, rss (pages) 21.
     let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let rss = fields.get(21).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 4096;
+    let rss = fields
+        .get(21)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 4096;
     (cpu, rss)
 }
 
@@ -98,8 +113,14 @@ async fn subscribe(socket: &mut Socket, canal: &str, desde: Option<Value>) -> Va
 /// The `"t":` a publication frame carries, read without parsing the frame.
 fn sent_at(frame: &[u8]) -> Option<u64> {
     let at = frame.windows(4).position(|w| w == b"\"t\":")? + 4;
-    let digits = frame[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&frame[at..at + digits]).ok()?.parse().ok()
+    let digits = frame[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&frame[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
 }
 
 #[derive(Default)]

@@ -27,6 +27,8 @@ pub struct SseClient {
     pub status: u16,
     /// The response's content type.
     pub content_type: String,
+    /// Blocks of comments alone read so far (keep-alive lines).
+    pub comments: usize,
 }
 
 impl SseClient {
@@ -54,6 +56,7 @@ impl SseClient {
             content_type,
             body: Box::pin(res),
             buf: String::new(),
+            comments: 0,
         }
     }
 
@@ -63,8 +66,9 @@ impl SseClient {
         loop {
             while let Some(end) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..end + 2).collect();
-                if let Some(event) = parse(&block) {
-                    return Some(event);
+                match parse(&block) {
+                    Some(event) => return Some(event),
+                    None => self.comments += 1,
                 }
             }
             let left = deadline.checked_duration_since(Instant::now())?;
