@@ -510,4 +510,28 @@ mod channels {
         conn.subscribe(canal("w"), None).await.unwrap();
         assert_eq!(subscribed(&mut conn).await.0, 0);
     }
+
+    #[tokio::test]
+    async fn a_subscriber_that_reads_too_slowly_is_closed_and_the_others_go_on() {
+        let store = memory();
+        let (hub, _) = Hub::new(store.presence(), store.channels(), config(8, 10));
+        let _tasks = hub.start();
+        ready(&[&hub]).await;
+        let c = canal("rapido");
+        let mut slow = hub.open(Mode::Stream).await.unwrap();
+        let mut fast = hub.open(Mode::Stream).await.unwrap();
+        slow.subscribe(c.clone(), None).await.unwrap();
+        fast.subscribe(c.clone(), None).await.unwrap();
+        subscribed(&mut slow).await;
+        subscribed(&mut fast).await;
+        for i in 1..=20 {
+            hub.publish(&c, dados(i)).await.unwrap();
+            assert_eq!(publication(&mut fast).await, (i, i));
+        }
+        assert!(matches!(
+            next(&mut slow).await,
+            Outgoing::Close(CloseReason::Overflow)
+        ));
+        assert_eq!(hub.local_connections(), 1);
+    }
 }
