@@ -37,6 +37,10 @@ const GAP_WAIT: Duration = Duration::from_millis(100);
 /// Publications read from the store in one go, for a recovery or a gap.
 const PAGE: usize = 500;
 
+/// Most publications a channel holds while it waits for the ones before them: past it (the store
+/// cannot be read, and they keep arriving), the wait is given up.
+const MAX_EARLY: usize = 4 * PAGE;
+
 /// Limits of the channels (`[channels]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelsConfig {
@@ -193,6 +197,9 @@ impl Local {
         if p.offset > self.head + 1 {
             self.early.insert(p.offset, p);
             self.gap_since.get_or_insert_with(Instant::now);
+            if self.early.len() > MAX_EARLY {
+                self.skip_gap(overflowed);
+            }
             return;
         }
         self.deliver(&p, overflowed);
@@ -331,11 +338,15 @@ impl Inner {
                 subscribers: HashMap::new(),
             });
             if *local.epoca != *posicao.epoca {
-                // The store's history is newer than what this instance delivered last.
+                // The store's history is newer than what this instance delivered last: every
+                // subscriber here starts over in it.
                 local.epoca = Arc::from(posicao.epoca.as_str());
                 local.head = posicao.offset;
                 local.early.clear();
                 local.gap_since = None;
+                for other in local.subscribers.values_mut() {
+                    other.last_sent = posicao.offset;
+                }
             }
             let until = local.head.max(posicao.offset);
             local.subscribers.insert(
@@ -579,5 +590,90 @@ impl Connection {
                 self.backlog.push_back(Outgoing::Text(Arc::from(frame)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn publication(offset: u64, epoca: &str) -> Arc<Publication> {
+        Arc::new(Publication::new(
+            Canal::parse("c").unwrap(),
+            offset,
+            Arc::from(epoca),
+            &format!(r#"{{"offset":{offset}}}"#),
+        ))
+    }
+
+    /// A channel with one subscriber sent up to `head`, and what that subscriber receives.
+    fn local(head: u64) -> (Local, mpsc::Receiver<Item>) {
+        let (tx, rx) = mpsc::channel(10_000);
+        let mut subscribers = HashMap::new();
+        subscribers.insert(
+            "s".to_owned(),
+            Live {
+                tx,
+                subscription: 1,
+                last_sent: head,
+            },
+        );
+        let local = Local {
+            epoca: Arc::from("e1"),
+            head,
+            early: BTreeMap::new(),
+            gap_since: None,
+            subscribers,
+        };
+        (local, rx)
+    }
+
+    fn received(rx: &mut mpsc::Receiver<Item>) -> Vec<(u64, String)> {
+        std::iter::from_fn(|| match rx.try_recv().ok()? {
+            Item::Publication(p, _) => Some((p.offset, p.epoca.to_string())),
+            Item::Text(_) => None,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn publications_out_of_order_are_delivered_in_order_and_once() {
+        let (mut c, mut rx) = local(10);
+        let mut overflowed = Vec::new();
+        for offset in [13, 12, 9, 10, 11, 12, 14] {
+            c.take(publication(offset, "e1"), &mut overflowed);
+        }
+        let offsets: Vec<u64> = received(&mut rx).into_iter().map(|(o, _)| o).collect();
+        assert_eq!(offsets, [11, 12, 13, 14]);
+        assert!(c.early.is_empty() && c.gap_since.is_none());
+        assert!(overflowed.is_empty());
+    }
+
+    #[test]
+    fn a_new_history_starts_over_at_its_first_publication() {
+        let (mut c, mut rx) = local(500);
+        let mut overflowed = Vec::new();
+        c.take(publication(1, "e2"), &mut overflowed);
+        c.take(publication(2, "e2"), &mut overflowed);
+        assert_eq!(
+            received(&mut rx),
+            [(1, "e2".to_owned()), (2, "e2".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_gap_that_never_fills_is_given_up_before_it_holds_too_much() {
+        let (mut c, mut rx) = local(0);
+        let mut overflowed = Vec::new();
+        // Offset 1 never comes: the rest waits, up to MAX_EARLY of them.
+        for offset in 2..=(MAX_EARLY as u64 + 2) {
+            c.take(publication(offset, "e1"), &mut overflowed);
+        }
+        let got = received(&mut rx);
+        assert_eq!(got.len(), MAX_EARLY + 1);
+        assert_eq!(got[0].0, 2);
+        assert!(c.early.is_empty());
     }
 }
