@@ -95,6 +95,7 @@ impl ChannelStore for RedisEngine {
             count(limits.ttl_ms),
             count(desde),
             count(limit as u64),
+            count(limits.size as u64),
         ];
         let reply: Vec<Value> = self
             .eval(

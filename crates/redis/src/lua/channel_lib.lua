@@ -2,7 +2,9 @@
 -- slot):
 --   P..'{ch:'..C..'}'        hash: epoca, offset (the latest publication's; 0 before the first)
 --   P..'{ch:'..C..'}.log'    stream: one entry a publication, id '<offset>-0', fields t (its
---                            time, ms) and d (its data, JSON); the last history_size kept
+--                            time, ms) and d (its data, JSON); the last history_size kept.
+--                            Trimmed with MAXLEN ~ (whole nodes: a third of the cost of an
+--                            exact trim), so it may hold a few more, which reads leave out.
 -- Both expire history_ttl after the last publication; with them go the offsets and the epoca,
 -- and the next history begins anew (offset 1, a new epoca), which is what tells a subscriber
 -- that it cannot recover across the loss.

@@ -6,7 +6,7 @@ local epoca = begin(KEYS[1], KEYS[2], ARGV[1], ARGV[4])
 local last = redis.call('HINCRBY', KEYS[1], 'offset', n)
 local first = last - n + 1
 for i = 1, n do
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], (first + i - 1)..'-0', 't', ARGV[2], 'd', ARGV[4 + i])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], (first + i - 1)..'-0', 't', ARGV[2], 'd', ARGV[4 + i])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
