@@ -136,7 +136,7 @@ pub struct Publicacao {
     /// When it was published.
     pub criado_em: Timestamp,
     /// What was published.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
     pub dados: Box<RawValue>,
 }
 

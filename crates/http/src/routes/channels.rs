@@ -12,7 +12,7 @@ use integra_services::{Connection, Mode, Outgoing};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{value, whole};
+use super::{schemas, value, whole};
 use crate::extract::Strict;
 use crate::responses::{BodyRejected, BusFailed, QueryRejected, StoreFailed, Unauthorized};
 use crate::{ApiError, AppState, JsonBody, Problem};
@@ -22,8 +22,21 @@ use crate::{ApiError, AppState, JsonBody, Problem};
 #[serde(deny_unknown_fields)]
 pub(crate) struct NovaPublicacao {
     /// Any JSON.
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     dados: Strict,
+}
+
+/// One Server-Sent Event: `inscrito` (its data where the channel stands and `recuperado`), or
+/// `publicacao` (its id the offset, its data the publication's JSON).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only: never built, read by utoipa")]
+pub(crate) struct EventoSse {
+    /// The publication's offset (`publicacao` only).
+    id: Option<String>,
+    /// `inscrito` or `publicacao`.
+    event: String,
+    /// JSON: `{"canal", "offset", "epoca", "recuperado"}`, or a publication.
+    data: String,
 }
 
 /// Where a publication went.
@@ -93,10 +106,10 @@ pub(crate) async fn publish(
 #[into_params(parameter_in = Query)]
 pub(crate) struct HistoryParams {
     /// The publications after this offset (default 0: from the oldest kept).
-    #[param(value_type = Option<u64>)]
+    #[param(schema_with = schemas::offset)]
     desde: Option<String>,
     /// How many, 1 to 1000 (default 100).
-    #[param(value_type = Option<u64>)]
+    #[param(schema_with = schemas::limit)]
     limit: Option<String>,
 }
 
@@ -162,8 +175,18 @@ pub(crate) async fn channel(
 #[into_params(parameter_in = Query)]
 pub(crate) struct EventsParams {
     /// Recover the publications after this offset (as `Last-Event-ID` does).
-    #[param(value_type = Option<u64>)]
+    #[param(schema_with = schemas::offset)]
     desde: Option<String>,
+}
+
+/// The header an SSE client sends when it reconnects.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code, reason = "documentation only: never built, read by utoipa")]
+pub(crate) struct EventsHeaders {
+    /// The last offset received: the publications after it come first.
+    #[param(rename = "Last-Event-ID", schema_with = schemas::offset)]
+    last_event_id: Option<String>,
 }
 
 /// An offset in a query or a `Last-Event-ID`.
@@ -171,7 +194,7 @@ fn offset(field: &str, given: Option<&str>) -> Result<Option<u64>, ApiError> {
     value(
         field,
         given,
-        |v| v.parse::<u64>().ok(),
+        |v| whole(v).map(|n| n as u64),
         "a whole number ≥ 0",
     )
 }
@@ -184,13 +207,13 @@ fn offset(field: &str, given: Option<&str>) -> Result<Option<u64>, ApiError> {
     tag = "channels",
     params(
         ("canal" = String, Path, description = "The channel"),
-        ("Last-Event-ID" = Option<u64>, Header, description = "The last offset received"),
+        EventsHeaders,
         EventsParams,
         ("token" = Option<String>, Query, description = "The API key, for clients that cannot set headers"),
     ),
     security(("api_key" = []), ("token" = [])),
     responses(
-        (status = 200, description = "A stream of events", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A stream of events", content_type = "text/event-stream", body = EventoSse),
         Unauthorized,
         QueryRejected,
         StoreFailed,
@@ -209,10 +232,9 @@ pub(crate) async fn events(
         .headers()
         .get("last-event-id")
         .map(|v| v.to_str().unwrap_or("?"));
-    let desde = match offset("Last-Event-ID", last_event)? {
-        Some(offset) => Some(offset),
-        None => offset("desde", query.desde.as_deref())?,
-    };
+    // Both are checked; the header, which a reconnecting EventSource sends, wins.
+    let from_query = offset("desde", query.desde.as_deref())?;
+    let desde = offset("Last-Event-ID", last_event)?.or(from_query);
     let mut conn = state.hub.open(Mode::Stream).await?;
     conn.subscribe(
         canal,

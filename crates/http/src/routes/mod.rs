@@ -170,6 +170,11 @@ pub(crate) mod schemas {
         whole(1, Some(Paging::MAX_LIMIT))
     }
 
+    /// A channel offset: a whole number ≥ 0 (one past the largest is the largest).
+    pub(crate) fn offset() -> Schema {
+        whole(0, None)
+    }
+
     pub(crate) fn metric_limit() -> Schema {
         whole(1, Some(MetricQuery::MAX_LIMIT))
     }
