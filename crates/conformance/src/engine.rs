@@ -26,7 +26,7 @@ fn doc(id: &str, created_ms: i64, indexes: &[&str], body: &str) -> Document {
 fn page(index: &str, skip: usize, limit: usize) -> Page {
     Page {
         collection: MESSAGES,
-        index: index.to_owned(),
+        indexes: vec![index.to_owned()],
         range: TimeRange::ALL,
         paging: Paging::new(skip, limit).unwrap(),
         order: Order::NewestFirst,
@@ -161,6 +161,54 @@ pub async fn lists_are_newest_first_with_ties_by_id_descending(factory: &impl En
     };
     assert_eq!(ids(&list(oldest_first).await), ["e", "a"]);
     assert!(list(page("no-such-index", 0, 10)).await.is_empty());
+}
+
+pub async fn a_page_of_several_indexes_is_their_union_in_order_with_ties_by_id(
+    factory: &impl EngineFactory,
+) {
+    let engine = factory(None).await;
+    let docs = [
+        ("a", 10, "x"),
+        ("b", 30, "y"),
+        ("c", 20, "x"),
+        ("d", 30, "x"),
+        ("e", 5, "y"),
+        ("f", 20, "z"),
+        ("g", 40, "z"),
+    ];
+    for (id, ms, index) in docs {
+        engine.insert(&doc(id, ms, &[index], id)).await.unwrap();
+    }
+    let union = |skip: usize, limit: usize| Page {
+        indexes: vec!["x".into(), "y".into(), "missing".into()],
+        ..page("x", skip, limit)
+    };
+    let list = |p: Page| {
+        let engine = engine.clone();
+        async move {
+            let listed = engine.list(&p).await.unwrap();
+            ids(&listed)
+                .iter()
+                .map(|id| (*id).to_owned())
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(list(union(0, 100)).await, ["d", "b", "c", "a", "e"]);
+    assert_eq!(list(union(1, 2)).await, ["b", "c"]);
+    assert_eq!(list(union(3, 10)).await, ["a", "e"]);
+    assert!(list(union(5, 10)).await.is_empty());
+    let oldest_first = Page {
+        order: Order::OldestFirst,
+        ..union(1, 3)
+    };
+    assert_eq!(list(oldest_first).await, ["a", "c", "b"]);
+    let in_range = Page {
+        range: TimeRange::new(at(10), at(20)).unwrap(),
+        ..union(0, 10)
+    };
+    assert_eq!(list(in_range).await, ["c", "a"]);
+    let bodies = engine.list_bodies(&union(0, 2)).await.unwrap();
+    assert_eq!(bodies, ["d=d", "b=b"]);
 }
 
 pub async fn a_replace_moves_the_document_between_indexes(factory: &impl EngineFactory) {

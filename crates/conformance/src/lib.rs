@@ -89,6 +89,7 @@ macro_rules! engine_suite {
             concurrent_inserts_of_one_id_create_it_once,
             concurrent_replaces_from_one_revision_succeed_once,
             lists_are_newest_first_with_ties_by_id_descending,
+            a_page_of_several_indexes_is_their_union_in_order_with_ties_by_id,
             a_replace_moves_the_document_between_indexes,
             time_ranges_are_inclusive,
             expired_documents_leave_get_and_every_index,

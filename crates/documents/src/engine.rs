@@ -35,13 +35,13 @@ pub struct Document {
     pub indexes: Vec<String>,
 }
 
-/// One page of an index.
+/// One page of the union of some indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     /// The collection.
     pub collection: Collection,
-    /// The index to read.
-    pub index: String,
+    /// The indexes to read, merged in creation order (a document is in one of them at most).
+    pub indexes: Vec<String>,
     /// Only documents created within this range (inclusive).
     pub range: TimeRange,
     /// Which documents of the range.
@@ -95,8 +95,9 @@ pub trait DocumentEngine: Send + Sync {
         id: &str,
     ) -> Result<Option<Versioned<String>>, StoreError>;
 
-    /// Reads one page of an index: its cost grows with `skip + limit`, not with the number of
-    /// documents.
+    /// Reads one page of the union of the page's indexes, in creation order (ties by id, in the
+    /// same direction): its cost grows with `skip + limit` times the number of indexes, not with
+    /// the number of documents.
     ///
     /// # Errors
     /// [`StoreError`] when the engine fails.

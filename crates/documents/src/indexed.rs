@@ -2,13 +2,16 @@
 //! its list filters.
 //!
 //! A record has facets (a message: `tipo` and `status`; an alert: `severidade` and `resolvido`),
-//! and it is in one index per combination of them: `all`, each facet alone (`tipo:email`), and
-//! every combination (`tipo:email|status:ERRO`). So whatever a filter asks for, one index holds
-//! exactly the records that pass it, in creation order.
+//! and it is in two indexes: `all`, and the one of its every facet (`tipo:email|status:ERRO`).
+//! A filter that names every facet, or none, reads one index; a filter that names some reads the
+//! indexes of every value of the others, merged (`tipo:email` is `tipo:email|status:PENDENTE`,
+//! `…|status:PROCESSANDO`, and so on). Two index writes a record, whatever its number of facets,
+//! where one index per combination took 2^facets (four, and eight with a third facet); a page of
+//! a partial filter reads a few ranges instead of one, each no longer than `skip + limit`.
 
 use std::borrow::Cow;
 
-use integra_domain::{Mensagem, Severidade, TimeRange, Timestamp};
+use integra_domain::{Mensagem, Severidade, StatusMensagem, TimeRange, Timestamp, TipoMensagem};
 use integra_ports::{Record, StoredAlert};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -65,23 +68,47 @@ pub trait Indexed: Record + Serialize + DeserializeOwned {
     /// Its facets, always in the same order.
     fn facets(&self) -> Vec<Facet>;
 
-    /// The facets `filter` asks for (in the order of [`Indexed::facets`], absent ones left out),
-    /// and the creation times it asks for.
-    fn wanted(filter: &Self::Filter) -> (Vec<Facet>, TimeRange);
+    /// Every facet's name and every value it can take, in the order of [`Indexed::facets`].
+    const FACETS: &'static [(&'static str, &'static [&'static str])];
 
-    /// Every index this record belongs in: one per combination of its facets.
+    /// The value of each facet `filter` asks for (in the order of [`Indexed::FACETS`], `None`
+    /// where it asks for any), and the creation times it asks for.
+    fn wanted(filter: &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange);
+
+    /// The indexes this record belongs in: `all`, and the one of its every facet.
     fn indexes(&self) -> Vec<String> {
         let facets = self.facets();
-        (0..1_usize << facets.len())
-            .map(|mask| {
-                let chosen = facets
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| mask & (1 << i) != 0)
-                    .map(|(_, f)| f);
-                index_name(chosen)
-            })
-            .collect()
+        if facets.is_empty() {
+            return vec![ALL.to_owned()];
+        }
+        vec![ALL.to_owned(), index_name(&facets)]
+    }
+
+    /// The indexes whose union, merged in creation order, is what a filter asking for these
+    /// facet values passes: `all` when it asks for none, else one index per combination of the
+    /// values it leaves open.
+    fn indexes_for(wanted: &[Option<&'static str>]) -> Vec<String> {
+        if wanted.iter().all(Option::is_none) {
+            return vec![ALL.to_owned()];
+        }
+        let mut combinations: Vec<Vec<Facet>> = vec![Vec::new()];
+        for ((name, values), asked) in Self::FACETS.iter().zip(wanted) {
+            let values: &[&'static str] = match asked {
+                Some(value) => std::slice::from_ref(value),
+                None => values,
+            };
+            combinations = combinations
+                .into_iter()
+                .flat_map(|chosen| {
+                    values.iter().map(move |value| {
+                        let mut next = chosen.clone();
+                        next.push(Facet::of(name, value));
+                        next
+                    })
+                })
+                .collect();
+        }
+        combinations.iter().map(index_name).collect()
     }
 }
 
@@ -124,12 +151,17 @@ impl Indexed for Mensagem {
         ]
     }
 
-    fn wanted(filter: &Self::Filter) -> (Vec<Facet>, TimeRange) {
-        let facets = [
-            filter.tipo.map(|t| Facet::of("tipo", t.as_str())),
-            filter.status.map(|s| Facet::of("status", s.as_str())),
+    const FACETS: &'static [(&'static str, &'static [&'static str])] = &[
+        ("tipo", &["email", "sms", "push", "webhook"]),
+        ("status", &["PENDENTE", "PROCESSANDO", "CONCLUIDA", "ERRO"]),
+    ];
+
+    fn wanted(filter: &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange) {
+        let facets = vec![
+            filter.tipo.map(TipoMensagem::as_str),
+            filter.status.map(StatusMensagem::as_str),
         ];
-        (facets.into_iter().flatten().collect(), TimeRange::ALL)
+        (facets, TimeRange::ALL)
     }
 }
 
@@ -180,14 +212,17 @@ impl Indexed for StoredAlert {
         ]
     }
 
-    fn wanted(filter: &Self::Filter) -> (Vec<Facet>, TimeRange) {
-        let facets = [
-            filter.severidade.map(severidade),
-            filter
-                .resolvido
-                .map(|r| Facet::of("resolvido", resolvido(r))),
+    const FACETS: &'static [(&'static str, &'static [&'static str])] = &[
+        ("severidade", &["baixa", "media", "alta", "critica"]),
+        ("resolvido", &["false", "true"]),
+    ];
+
+    fn wanted(filter: &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange) {
+        let facets = vec![
+            filter.severidade.map(Severidade::as_str),
+            filter.resolvido.map(resolvido),
         ];
-        (facets.into_iter().flatten().collect(), filter.criado_em)
+        (facets, filter.criado_em)
     }
 }
 
@@ -206,14 +241,24 @@ mod tests {
     }
 
     #[test]
-    fn a_record_is_in_one_index_per_combination_of_its_facets() {
+    fn a_record_is_in_the_index_of_all_and_the_one_of_its_every_facet() {
+        assert_eq!(message().indexes(), ["all", "tipo:sms|status:PROCESSANDO"]);
+    }
+
+    #[test]
+    fn every_facet_lists_every_value_its_type_has() {
+        let tipos: Vec<&str> = TipoMensagem::ALL.iter().map(|t| t.as_str()).collect();
+        let statuses: Vec<&str> = StatusMensagem::ALL.iter().map(|s| s.as_str()).collect();
+        let severidades: Vec<&str> = Severidade::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(
-            message().indexes(),
+            Mensagem::FACETS,
+            [("tipo", &tipos[..]), ("status", &statuses[..])]
+        );
+        assert_eq!(
+            StoredAlert::FACETS,
             [
-                "all",
-                "tipo:sms",
-                "status:PROCESSANDO",
-                "tipo:sms|status:PROCESSANDO"
+                ("severidade", &severidades[..]),
+                ("resolvido", &["false", "true"][..])
             ]
         );
     }
@@ -245,27 +290,39 @@ mod tests {
     }
 
     #[test]
-    fn every_filter_names_the_one_index_that_answers_it() {
-        let name = |f: MessageFilter| index_name(&Mensagem::wanted(&f).0);
-        assert_eq!(name(MessageFilter::default()), "all");
+    fn every_filter_names_the_indexes_whose_union_answers_it() {
+        let names = |f: MessageFilter| Mensagem::indexes_for(&Mensagem::wanted(&f).0);
+        assert_eq!(names(MessageFilter::default()), ["all"]);
         let sms = MessageFilter {
             tipo: Some(TipoMensagem::Sms),
             status: None,
         };
-        assert_eq!(name(sms), "tipo:sms");
+        assert_eq!(
+            names(sms),
+            [
+                "tipo:sms|status:PENDENTE",
+                "tipo:sms|status:PROCESSANDO",
+                "tipo:sms|status:CONCLUIDA",
+                "tipo:sms|status:ERRO"
+            ]
+        );
         let erro = MessageFilter {
             status: Some(StatusMensagem::Erro),
             ..sms
         };
-        assert_eq!(name(erro), "tipo:sms|status:ERRO");
-        let alta_open = AlertFilter {
-            severidade: Some(Severidade::Alta),
+        assert_eq!(names(erro), ["tipo:sms|status:ERRO"]);
+        let open = AlertFilter {
             resolvido: Some(false),
             ..AlertFilter::default()
         };
         assert_eq!(
-            index_name(&StoredAlert::wanted(&alta_open).0),
-            "severidade:alta|resolvido:false"
+            StoredAlert::indexes_for(&StoredAlert::wanted(&open).0),
+            [
+                "severidade:baixa|resolvido:false",
+                "severidade:media|resolvido:false",
+                "severidade:alta|resolvido:false",
+                "severidade:critica|resolvido:false"
+            ]
         );
     }
 }

@@ -9,7 +9,6 @@ use integra_ports::{
 
 use serde_json::value::RawValue;
 
-use crate::indexed::index_name;
 use crate::{Document, DocumentEngine, Indexed, Page};
 
 /// The [`Store`] of an engine: records from its documents; metric series and presence from the
@@ -131,12 +130,12 @@ impl<E: DocumentEngine, T: Indexed> Records<T> for DocumentStore<E> {
     }
 }
 
-/// The one index range that answers `filter`, paged.
+/// The index ranges that answer `filter`, paged.
 fn page_of<T: Indexed>(filter: &T::Filter, paging: Paging, order: Order) -> Page {
     let (facets, range) = T::wanted(filter);
     Page {
         collection: T::COLLECTION,
-        index: index_name(&facets),
+        indexes: T::indexes_for(&facets),
         range,
         paging,
         order,

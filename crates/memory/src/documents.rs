@@ -282,9 +282,6 @@ impl DocumentEngine for MemoryEngine {
 
     async fn list(&self, page: &Page) -> Result<Vec<Versioned<String>>, StoreError> {
         Ok(self.with_docs(page.collection, |docs, _| {
-            let Some(index) = docs.indexes.get(&page.index) else {
-                return (Vec::new(), 0);
-            };
             let lower = page.range.start().map_or(Bound::Unbounded, |t| {
                 Bound::Included((t.millis(), String::new()))
             });
@@ -292,14 +289,31 @@ impl DocumentEngine for MemoryEngine {
                 Some(ms) if ms < i64::MAX => Bound::Excluded((ms + 1, String::new())),
                 _ => Bound::Unbounded,
             };
-            let range = index.range((lower, upper));
             let (skip, limit) = (page.paging.skip(), page.paging.limit());
-            let ids: Vec<&(i64, String)> = match page.order {
-                Order::OldestFirst => range.skip(skip).take(limit).collect(),
-                Order::NewestFirst => range.rev().skip(skip).take(limit).collect(),
-            };
+            let wanted = skip.saturating_add(limit);
+            // Each index's first `skip + limit` in the page's order, then merged: a document is in
+            // one of the indexes at most.
+            let mut ids: Vec<&(i64, String)> = Vec::new();
+            for name in &page.indexes {
+                let Some(index) = docs.indexes.get(name) else {
+                    continue;
+                };
+                let range = index.range((lower.clone(), upper.clone()));
+                match page.order {
+                    Order::OldestFirst => ids.extend(range.take(wanted)),
+                    Order::NewestFirst => ids.extend(range.rev().take(wanted)),
+                }
+            }
+            if page.indexes.len() > 1 {
+                match page.order {
+                    Order::OldestFirst => ids.sort_unstable(),
+                    Order::NewestFirst => ids.sort_unstable_by(|a, b| b.cmp(a)),
+                }
+            }
             let listed = ids
                 .into_iter()
+                .skip(skip)
+                .take(limit)
                 .filter_map(|(_, id)| docs.versioned(id))
                 .collect();
             (listed, 0)

@@ -31,12 +31,7 @@ fn doc(i: usize) -> Document {
         ),
         id,
         created_ms: 1_700_000_000_000 + i64::try_from(i).unwrap(),
-        indexes: vec![
-            "all".into(),
-            format!("tipo:{tipo}"),
-            "status:CONCLUIDA".into(),
-            format!("tipo:{tipo}|status:CONCLUIDA"),
-        ],
+        indexes: vec!["all".into(), format!("tipo:{tipo}|status:CONCLUIDA")],
     }
 }
 
@@ -79,7 +74,7 @@ async fn page_latency(
 ) -> Duration {
     let page = Page {
         collection: MESSAGES,
-        index: index.into(),
+        indexes: vec![index.into()],
         range: TimeRange::ALL,
         paging: Paging::new(skip, 100).unwrap(),
         order: Order::NewestFirst,

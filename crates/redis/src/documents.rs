@@ -88,17 +88,20 @@ impl RedisEngine {
 }
 
 impl RedisEngine {
-    /// Runs `lua/list.lua` on one page: each document's body and meta entry, or its body alone.
+    /// Runs `lua/list.lua` on one page of the union of its indexes: each document's body and meta
+    /// entry, or its body alone.
     async fn read_page(&self, page: &Page, bodies_alone: bool) -> Result<Vec<Value>, StoreError> {
         let bound = |t: Option<Timestamp>, open: &str| {
             t.map_or_else(|| open.to_owned(), |t| t.millis().to_string())
         };
         let keys = self.collections.keys(page.collection);
-        let names = vec![
-            format!("{}{}", keys.index_prefix, page.index),
-            keys.expiry.clone(),
-            keys.meta.clone(),
-        ];
+        let mut names = Vec::with_capacity(2 + page.indexes.len());
+        names.extend([keys.expiry.clone(), keys.meta.clone()]);
+        names.extend(
+            page.indexes
+                .iter()
+                .map(|index| format!("{}{index}", keys.index_prefix)),
+        );
         let count = |n: usize| Value::from(i64::try_from(n).unwrap_or(i64::MAX));
         let args: Vec<Value> = vec![
             bound(page.range.start(), "-inf").into(),

@@ -9,7 +9,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `P{C}:<id>` | string, TTL | the record's JSON, exactly as the store wrote it |
-//! | `P{C}.idx:<index>` | sorted set | ids scored by creation time (ms): one per filter combination |
+//! | `P{C}.idx:<index>` | sorted set | ids scored by creation time (ms): `all`, and one per combination of every facet |
 //! | `P{C}.exp` | sorted set | ids scored by expiry time (ms): what to trim from the indexes |
 //! | `P{C}.meta` | hash | id → its revision, then the indexes it is in |
 //!
