@@ -1,4 +1,4 @@
-use integra_tests::{get, post, spawn_app};
+use integra_tests::{get, post, post_raw, spawn_app, WsClient};
 use serde_json::json;
 
 #[actix_rt::test]
@@ -96,4 +96,92 @@ async fn alert_lists_filter_by_severity_resolution_and_time() {
     get(&s.url("/alerts?start_time=2026-11-29T02:00:00Z&end_time=2026-11-29T01:00:00Z"))
         .await
         .assert_problem(422);
+}
+
+#[actix_rt::test]
+async fn an_acknowledgement_is_kept_once_filters_the_list_and_a_reopening_clears_it() {
+    let s = spawn_app(|_| {}).await;
+    let mut ws = WsClient::connect(&s.ws_url("/ws")).await;
+    for id in ["ack-a", "ack-b"] {
+        let r = post(
+            &s.url("/alerts"),
+            &json!({"id": id, "titulo": "t", "severidade": "media"}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            (
+                r.json["reconhecido"].as_bool(),
+                r.json["silenciado"].as_bool()
+            ),
+            (Some(false), Some(false))
+        );
+        assert!(r.json["regra"].is_null() && r.json["reconhecido_em"].is_null());
+        assert_eq!(ws.next_json().await["evento"], "alerta.criado");
+    }
+    let acked = post(&s.url("/alerts/ack-a/ack"), &json!({"por": "ana"})).await;
+    assert_eq!(acked.status, 200, "{}", acked.text);
+    assert_eq!(
+        (
+            acked.json["reconhecido"].as_bool(),
+            acked.json["reconhecido_por"].as_str()
+        ),
+        (Some(true), Some("ana"))
+    );
+    let event = ws.next_json().await;
+    assert_eq!(
+        (event["evento"].as_str(), event["dados"]["id"].as_str()),
+        (Some("alerta.reconhecido"), Some("ack-a"))
+    );
+    // Without a body; a second acknowledgement keeps the first, and publishes nothing.
+    let again = post_raw(&s.url("/alerts/ack-a/ack"), None, "", &[]).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json["reconhecido_em"], acked.json["reconhecido_em"]);
+    assert_eq!(again.json["reconhecido_por"], "ana");
+    let ids = |v: serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(get(&s.url("/alerts?reconhecido=true")).await.json),
+        ["ack-a"]
+    );
+    assert_eq!(
+        ids(get(&s.url("/alerts?reconhecido=false&severidade=media"))
+            .await
+            .json),
+        ["ack-b"]
+    );
+    post(&s.url("/alerts/ack-a/ack"), &json!({"por": ""}))
+        .await
+        .assert_problem(422);
+    post(&s.url("/alerts/ack-a/ack"), &json!({"quem": "x"}))
+        .await
+        .assert_problem(422);
+    post(&s.url("/alerts/nenhum/ack"), &json!({}))
+        .await
+        .assert_problem(404);
+    get(&s.url("/alerts?reconhecido=talvez"))
+        .await
+        .assert_problem(400);
+    // Resolved: no acknowledgement; reopened: unacknowledged again.
+    post(&s.url("/alerts/ack-a/resolve"), &json!({})).await;
+    post(&s.url("/alerts/ack-a/ack"), &json!({}))
+        .await
+        .assert_problem(409);
+    let reopened = post(
+        &s.url("/alerts"),
+        &json!({"id": "ack-a", "titulo": "t", "severidade": "media"}),
+    )
+    .await;
+    assert_eq!(
+        (reopened.status, reopened.json["reconhecido"].as_bool()),
+        (200, Some(false))
+    );
+    assert!(reopened.json["reconhecido_por"].is_null());
+    assert_eq!(ws.next_json().await["evento"], "alerta.resolvido");
+    assert_eq!(ws.next_json().await["evento"], "alerta.reaberto");
 }

@@ -113,6 +113,42 @@ async fn alert_events_are_published_on_alerts() {
 }
 
 #[actix_rt::test]
+async fn an_acknowledgement_on_one_instance_is_published_once_and_seen_by_the_other() {
+    let prefix = unique_prefix();
+    let (a, b) = (
+        start(&shared_brokers(), &prefix).await,
+        start(&shared_brokers(), &prefix).await,
+    );
+    let mut alerts = subscribe(&prefix, "alerts").await;
+    let alert = json!({"id": "ack1", "titulo": "t", "severidade": "alta"});
+    assert_eq!(post(&a.url("/alerts"), &alert).await.status, 201);
+    for server in [&b, &a, &b] {
+        let r = post(&server.url("/alerts/ack1/ack"), &json!({"por": "ana"})).await;
+        assert_eq!(
+            (r.status, r.json["reconhecido_por"].as_str()),
+            (200, Some("ana")),
+            "{}",
+            r.text
+        );
+    }
+    let listed = get(&a.url("/alerts?reconhecido=true&severidade=alta")).await;
+    assert_eq!(
+        listed.json.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        listed.text
+    );
+    let mut events = Vec::new();
+    while let Ok(Some(record)) =
+        actix_rt::time::timeout(Duration::from_secs(3), alerts.next()).await
+    {
+        let value: serde_json::Value = serde_json::from_slice(&record.payload).unwrap();
+        events.push(value["evento"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(events, ["alerta.criado", "alerta.reconhecido"]);
+}
+
+#[actix_rt::test]
 async fn two_instances_fan_out_broadcasts_and_personal_messages_to_each_others_clients() {
     let prefix = unique_prefix();
     let brokers = shared_brokers();

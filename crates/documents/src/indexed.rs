@@ -165,7 +165,7 @@ impl Indexed for Mensagem {
     }
 }
 
-const fn resolvido(r: bool) -> &'static str {
+const fn boolean(r: bool) -> &'static str {
     if r {
         "true"
     } else {
@@ -208,19 +208,22 @@ impl Indexed for StoredAlert {
     fn facets(&self) -> Vec<Facet> {
         vec![
             severidade(self.alerta.severidade),
-            Facet::of("resolvido", resolvido(self.alerta.resolvido)),
+            Facet::of("resolvido", boolean(self.alerta.resolvido)),
+            Facet::of("reconhecido", boolean(self.alerta.reconhecido)),
         ]
     }
 
     const FACETS: &'static [(&'static str, &'static [&'static str])] = &[
         ("severidade", &["baixa", "media", "alta", "critica"]),
         ("resolvido", &["false", "true"]),
+        ("reconhecido", &["false", "true"]),
     ];
 
     fn wanted(filter: &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange) {
         let facets = vec![
             filter.severidade.map(Severidade::as_str),
-            filter.resolvido.map(resolvido),
+            filter.resolvido.map(boolean),
+            filter.reconhecido.map(boolean),
         ];
         (facets, filter.criado_em)
     }
@@ -258,7 +261,8 @@ mod tests {
             StoredAlert::FACETS,
             [
                 ("severidade", &severidades[..]),
-                ("resolvido", &["false", "true"][..])
+                ("resolvido", &["false", "true"][..]),
+                ("reconhecido", &["false", "true"][..])
             ]
         );
     }
@@ -311,18 +315,27 @@ mod tests {
             ..sms
         };
         assert_eq!(names(erro), ["tipo:sms|status:ERRO"]);
-        let open = AlertFilter {
+        let open_unacknowledged = AlertFilter {
             resolvido: Some(false),
+            reconhecido: Some(false),
             ..AlertFilter::default()
         };
         assert_eq!(
-            StoredAlert::indexes_for(&StoredAlert::wanted(&open).0),
+            StoredAlert::indexes_for(&StoredAlert::wanted(&open_unacknowledged).0),
             [
-                "severidade:baixa|resolvido:false",
-                "severidade:media|resolvido:false",
-                "severidade:alta|resolvido:false",
-                "severidade:critica|resolvido:false"
+                "severidade:baixa|resolvido:false|reconhecido:false",
+                "severidade:media|resolvido:false|reconhecido:false",
+                "severidade:alta|resolvido:false|reconhecido:false",
+                "severidade:critica|resolvido:false|reconhecido:false"
             ]
+        );
+        let alta = AlertFilter {
+            severidade: Some(Severidade::Alta),
+            ..AlertFilter::default()
+        };
+        assert_eq!(
+            StoredAlert::indexes_for(&StoredAlert::wanted(&alta).0).len(),
+            4
         );
     }
 }

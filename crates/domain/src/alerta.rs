@@ -1,4 +1,4 @@
-//! Alerts: raised, deduplicated by id, resolved, reopened.
+//! Alerts: raised, deduplicated by id, acknowledged, resolved, reopened.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -101,7 +101,27 @@ pub struct Alerta {
     pub atualizado_em: Timestamp,
     /// When it was resolved; null while open.
     pub resolvido_em: Option<Timestamp>,
+    /// Whether someone acknowledged it since it was last opened.
+    #[serde(default)]
+    pub reconhecido: bool,
+    /// Who acknowledged it, as they said.
+    #[serde(default)]
+    pub reconhecido_por: Option<String>,
+    /// When it was first acknowledged since it was last opened.
+    #[serde(default)]
+    pub reconhecido_em: Option<Timestamp>,
+    /// Whether a silence matched it when it was opened.
+    #[serde(default)]
+    pub silenciado: bool,
+    /// The id of the rule that opened it; null for one a client raised.
+    #[serde(default)]
+    pub regra: Option<String>,
 }
+
+/// An acknowledgement was asked of an alert that cannot take one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("alert {0} is resolved: only an open alert is acknowledged")]
+pub struct AckError(pub Id);
 
 impl Alerta {
     /// An open alert raised now, checked against the contract's rules.
@@ -128,7 +148,31 @@ impl Alerta {
             criado_em: now,
             atualizado_em: now,
             resolvido_em: None,
+            reconhecido: false,
+            reconhecido_por: None,
+            reconhecido_em: None,
+            silenciado: false,
+            regra: None,
         })
+    }
+
+    /// Acknowledges it, by `por` when given. Returns false, changing nothing, when it already
+    /// was: the first acknowledgement stands.
+    ///
+    /// # Errors
+    /// [`AckError`] when it is resolved.
+    pub fn acknowledge(&mut self, por: Option<String>, now: Timestamp) -> Result<bool, AckError> {
+        if self.resolvido {
+            return Err(AckError(self.id.clone()));
+        }
+        if self.reconhecido {
+            return Ok(false);
+        }
+        self.reconhecido = true;
+        self.reconhecido_por = por;
+        self.reconhecido_em = Some(now);
+        self.atualizado_em = now;
+        Ok(true)
     }
 
     /// Resolves it. Returns false, changing nothing, when it already was: the first
@@ -150,6 +194,9 @@ impl Alerta {
         }
         self.resolvido = false;
         self.resolvido_em = None;
+        self.reconhecido = false;
+        self.reconhecido_por = None;
+        self.reconhecido_em = None;
         self.atualizado_em = now;
         true
     }
@@ -181,9 +228,14 @@ mod tests {
                 "id",
                 "labels",
                 "origem",
+                "reconhecido",
+                "reconhecido_em",
+                "reconhecido_por",
+                "regra",
                 "resolvido",
                 "resolvido_em",
                 "severidade",
+                "silenciado",
                 "titulo"
             ]
         );
@@ -203,6 +255,52 @@ mod tests {
         assert!(a.reopen(Timestamp::from_millis(30)));
         assert!(!a.resolvido && a.resolvido_em.is_none());
         assert!(!a.reopen(Timestamp::from_millis(40)));
+    }
+
+    #[test]
+    fn an_acknowledgement_keeps_the_first_and_a_reopened_alert_starts_unacknowledged() {
+        let mut a = raised();
+        assert_eq!(
+            a.acknowledge(Some("ana".into()), Timestamp::from_millis(10)),
+            Ok(true)
+        );
+        assert_eq!(
+            a.acknowledge(Some("rui".into()), Timestamp::from_millis(20)),
+            Ok(false)
+        );
+        assert_eq!(
+            (
+                a.reconhecido,
+                a.reconhecido_por.as_deref(),
+                a.reconhecido_em
+            ),
+            (true, Some("ana"), Some(Timestamp::from_millis(10)))
+        );
+        a.resolve(Timestamp::from_millis(30));
+        assert_eq!(
+            a.acknowledge(None, Timestamp::from_millis(40)),
+            Err(AckError(a.id.clone()))
+        );
+        a.reopen(Timestamp::from_millis(50));
+        assert!(!a.reconhecido && a.reconhecido_por.is_none() && a.reconhecido_em.is_none());
+        assert_eq!(a.acknowledge(None, Timestamp::from_millis(60)), Ok(true));
+    }
+
+    #[test]
+    fn an_alert_stored_before_acknowledgements_existed_reads_back_unacknowledged() {
+        let alert = raised();
+        let mut old = serde_json::to_value(&alert).unwrap();
+        for field in [
+            "reconhecido",
+            "reconhecido_por",
+            "reconhecido_em",
+            "silenciado",
+            "regra",
+        ] {
+            old.as_object_mut().unwrap().remove(field);
+        }
+        let read: Alerta = serde_json::from_value(old).unwrap();
+        assert_eq!(read, alert);
     }
 
     #[test]

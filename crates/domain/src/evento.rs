@@ -18,11 +18,18 @@ pub enum AlertEvent {
     Resolvido,
     /// A resolved alert was raised again (`alerta.reaberto`).
     Reaberto,
+    /// Someone acknowledged it (`alerta.reconhecido`).
+    Reconhecido,
 }
 
 impl AlertEvent {
     /// Every alert event, in a fixed order.
-    pub const ALL: [Self; 3] = [Self::Criado, Self::Resolvido, Self::Reaberto];
+    pub const ALL: [Self; 4] = [
+        Self::Criado,
+        Self::Resolvido,
+        Self::Reaberto,
+        Self::Reconhecido,
+    ];
 
     /// The event's name, as in its JSON.
     pub const fn name(self) -> &'static str {
@@ -30,6 +37,7 @@ impl AlertEvent {
             Self::Criado => "alerta.criado",
             Self::Resolvido => "alerta.resolvido",
             Self::Reaberto => "alerta.reaberto",
+            Self::Reconhecido => "alerta.reconhecido",
         }
     }
 

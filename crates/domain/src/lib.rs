@@ -22,7 +22,7 @@ mod query;
 mod time;
 mod validate;
 
-pub use alerta::{Alerta, NovoAlerta, Severidade};
+pub use alerta::{AckError, Alerta, NovoAlerta, Severidade};
 pub use canal::{recovered, Canal, Desde, Posicao, Publicacao, MAX_CANAL_LEN};
 pub use error::{TransitionError, ValidationError};
 pub use evento::{publicacao_frame, AlertEvent, Evento};

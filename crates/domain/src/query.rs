@@ -77,6 +77,8 @@ pub struct AlertFilter {
     pub severidade: Option<Severidade>,
     /// Only resolved (true) or open (false) alerts.
     pub resolvido: Option<bool>,
+    /// Only acknowledged (true) or unacknowledged (false) alerts.
+    pub reconhecido: Option<bool>,
     /// Only alerts created within this range.
     pub criado_em: TimeRange,
 }

@@ -48,6 +48,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A JSON body a route may go without: `None` when the request has none (no `Content-Length`, or
+/// 0, and no `Transfer-Encoding`); a body that is there is read as [`JsonBody`] reads it.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok());
+        let empty =
+            matches!(length, None | Some("0")) && !headers.contains_key(header::TRANSFER_ENCODING);
+        if empty {
+            return Box::pin(async { Ok(Self(None)) });
+        }
+        let body = JsonBody::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(Self(Some(body.await?.0))) })
+    }
+}
+
 /// How a body is encoded: the `Content-Encoding`s Integra reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Encoding {

@@ -187,7 +187,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(checked, 20);
+        assert_eq!(checked, 21);
     }
 
     #[actix_rt::test]

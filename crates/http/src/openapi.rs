@@ -18,7 +18,7 @@ use crate::{AppState, Problem};
     paths(
         routes::send_message, routes::get_message, routes::list_messages,
         routes::record_metrics, routes::query_metrics, routes::prometheus_exposition,
-        routes::create_alert, routes::resolve_alert, routes::get_alert, routes::list_alerts,
+        routes::create_alert, routes::resolve_alert, routes::acknowledge_alert, routes::get_alert, routes::list_alerts,
         routes::broadcast, routes::send_personal, routes::upgrade,
         routes::publish, routes::history, routes::channel, routes::events,
         routes::healthz, routes::readyz, openapi_json,

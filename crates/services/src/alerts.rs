@@ -1,4 +1,5 @@
-//! AlertService: raise with deduplication, resolve, reopen, list; every change owes one event.
+//! AlertService: raise with deduplication, acknowledge, resolve, reopen, list; every change owes
+//! one event.
 //!
 //! An event is written into the alert together with the change that causes it, and cleared once
 //! the broker acknowledged it. So a bus failure never loses an event: the next request on that id
@@ -83,9 +84,10 @@ impl AlertService {
                     event: AlertEvent::Reaberto,
                     alert,
                 } => return Ok((AlertOutcome::Reopened, alert)),
-                // A missed resolution, now published: the alert is resolved, so this reopens it.
+                // A missed resolution (the alert is resolved: this reopens it) or acknowledgement,
+                // now published: read it again and go on.
                 Settled::Delivered {
-                    event: AlertEvent::Resolvido,
+                    event: AlertEvent::Resolvido | AlertEvent::Reconhecido,
                     alert,
                 } => {
                     current = self.fetch(alert.id.as_str()).await?;
@@ -131,9 +133,10 @@ impl AlertService {
                     event: AlertEvent::Resolvido,
                     alert,
                 } => return Ok(alert),
-                // A missed creation or reopening, now published: the alert is open; resolve it.
+                // A missed creation, reopening or acknowledgement, now published: the alert is
+                // open; resolve it.
                 Settled::Delivered {
-                    event: AlertEvent::Criado | AlertEvent::Reaberto,
+                    event: AlertEvent::Criado | AlertEvent::Reaberto | AlertEvent::Reconhecido,
                     ..
                 } => {
                     current = self.fetch(id).await?;
@@ -147,6 +150,45 @@ impl AlertService {
             let resolved = owing(alerta, AlertEvent::Resolvido);
             match self.ledger.replace(&resolved, revision).await? {
                 Replaced::Done(revision) => return self.deliver(resolved, revision).await,
+                Replaced::Stale(Some(v)) => current = v,
+                Replaced::Stale(None) => return Err(ServiceError::NotFound(format!("alert {id}"))),
+            }
+        }
+        Err(ServiceError::Conflict(format!(
+            "alert {id} is changing too often; retry"
+        )))
+    }
+
+    /// Acknowledges an open alert, by `por` when given; `alerta.reconhecido` is published the
+    /// first time only, and a second acknowledgement keeps the first.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`]; [`ServiceError::Conflict`] for a resolved alert or while
+    /// another request publishes its event; a bus or a store failure.
+    pub async fn acknowledge(&self, id: &str, por: Option<String>) -> Result<Alerta, ServiceError> {
+        let mut current = self.fetch(id).await?;
+        for _ in 0..CAS_ATTEMPTS {
+            let Versioned { revision, record } = match self.settle(current).await? {
+                Settled::Clean(v) => v,
+                Settled::Delivered {
+                    event: AlertEvent::Reconhecido,
+                    alert,
+                } => return Ok(alert),
+                // Another missed event, now published: read it again and go on.
+                Settled::Delivered { .. } => {
+                    current = self.fetch(id).await?;
+                    continue;
+                }
+            };
+            let mut alerta = record.alerta;
+            match alerta.acknowledge(por.clone(), Timestamp::now()) {
+                Ok(true) => {}
+                Ok(false) => return Ok(alerta),
+                Err(resolved) => return Err(ServiceError::Conflict(resolved.to_string())),
+            }
+            let acknowledged = owing(alerta, AlertEvent::Reconhecido);
+            match self.ledger.replace(&acknowledged, revision).await? {
+                Replaced::Done(revision) => return self.deliver(acknowledged, revision).await,
                 Replaced::Stale(Some(v)) => current = v,
                 Replaced::Stale(None) => return Err(ServiceError::NotFound(format!("alert {id}"))),
             }

@@ -248,3 +248,92 @@ async fn lists_filter_by_severity_resolution_and_creation_time() {
         ["b", "a"]
     );
 }
+
+#[tokio::test]
+async fn an_acknowledgement_is_published_once_and_keeps_the_first() {
+    let bus = Arc::new(FakeBus::default());
+    let svc = service(bus.clone());
+    svc.create(input("a1")).await.unwrap();
+    let acked = svc.acknowledge("a1", Some("ana".into())).await.unwrap();
+    assert!(acked.reconhecido);
+    let again = svc.acknowledge("a1", Some("rui".into())).await.unwrap();
+    assert_eq!(
+        (again.reconhecido_por.as_deref(), again.reconhecido_em),
+        (Some("ana"), acked.reconhecido_em)
+    );
+    assert_eq!(bus.events(), ["alerta.criado a1", "alerta.reconhecido a1"]);
+    assert!(matches!(
+        svc.acknowledge("nobody", None).await,
+        Err(ServiceError::NotFound(_))
+    ));
+    let listed = |reconhecido| {
+        let filter = AlertFilter {
+            reconhecido: Some(reconhecido),
+            ..AlertFilter::default()
+        };
+        let svc = &svc;
+        async move {
+            svc.list(filter, Paging::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    svc.create(input("a2")).await.unwrap();
+    assert_eq!(listed(true).await, ["a1"]);
+    assert_eq!(listed(false).await, ["a2"]);
+}
+
+#[tokio::test]
+async fn a_resolved_alert_is_not_acknowledged_and_a_reopened_one_starts_unacknowledged() {
+    let bus = Arc::new(FakeBus::default());
+    let svc = service(bus.clone());
+    svc.create(input("a1")).await.unwrap();
+    svc.acknowledge("a1", None).await.unwrap();
+    svc.resolve("a1").await.unwrap();
+    assert!(matches!(
+        svc.acknowledge("a1", None).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    let (outcome, reopened) = svc.create(input("a1")).await.unwrap();
+    assert_eq!(outcome, AlertOutcome::Reopened);
+    assert!(!reopened.reconhecido && reopened.reconhecido_em.is_none());
+    assert!(svc.acknowledge("a1", None).await.unwrap().reconhecido);
+    assert_eq!(
+        bus.events(),
+        [
+            "alerta.criado a1",
+            "alerta.reconhecido a1",
+            "alerta.resolvido a1",
+            "alerta.reaberto a1",
+            "alerta.reconhecido a1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_missed_acknowledgement_is_published_by_the_next_one() {
+    let bus = Arc::new(FakeBus::default());
+    let svc = service(bus.clone());
+    svc.create(input("a1")).await.unwrap();
+    bus.down.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        svc.acknowledge("a1", Some("ana".into())).await,
+        Err(ServiceError::BusUnavailable { .. })
+    ));
+    bus.down.store(false, Ordering::SeqCst);
+    let acked = svc.acknowledge("a1", Some("rui".into())).await.unwrap();
+    assert_eq!(acked.reconhecido_por.as_deref(), Some("ana"));
+    // A resolve after it goes on as usual.
+    assert!(svc.resolve("a1").await.unwrap().resolvido);
+    assert_eq!(
+        bus.events(),
+        [
+            "alerta.criado a1",
+            "alerta.reconhecido a1",
+            "alerta.resolvido a1"
+        ]
+    );
+}

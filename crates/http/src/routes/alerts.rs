@@ -5,13 +5,14 @@ use actix_web::{get, post, web, HttpResponse};
 use integra_domain::{AlertFilter, Alerta, NovoAlerta, Severidade, TimeRange};
 use integra_services::AlertOutcome;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{boolean, filter, json_array, paging, schemas, timestamp};
+use crate::extract::OptionalJson;
 use crate::responses::{
     BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
 };
-use crate::{ApiError, AppState, JsonBody};
+use crate::{ApiError, AppState, JsonBody, Problem};
 
 /// Raises an alert; the same id while open is deduplicated, while resolved it reopens. When the bus
 /// refuses, the alert stays stored and a retry with the same id publishes its event.
@@ -63,6 +64,54 @@ pub(crate) async fn resolve_alert(
     Ok(HttpResponse::Ok().json(state.alerts.resolve(&id).await?))
 }
 
+/// Who acknowledges an alert.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reconhecimento {
+    /// Who: 1 to 200 characters.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    por: Option<String>,
+}
+
+/// Acknowledges an open alert; `alerta.reconhecido` is published the first time only, and a
+/// second acknowledgement keeps the first. The body is optional.
+#[utoipa::path(
+    tag = "alerts",
+    params(("id" = String, Path, description = "The alert id")),
+    request_body(content = Option<Reconhecimento>, description = "Optional: who acknowledges"),
+    responses(
+        (status = 200, body = Alerta),
+        Unauthorized,
+        NotFound,
+        BodyRejected,
+        (status = 409, description = "The alert is resolved, or another request publishes its event", body = Problem, content_type = "application/problem+json"),
+        BusFailed,
+        StoreFailed,
+    )
+)]
+#[post("/alerts/{id}/ack")]
+pub(crate) async fn acknowledge_alert(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: OptionalJson<Reconhecimento>,
+) -> Result<HttpResponse, ApiError> {
+    let por = match body.0 {
+        Some(Reconhecimento { por: Some(por) }) => {
+            if !(1..=200).contains(&por.chars().count()) {
+                return Err(integra_domain::ValidationError::new(
+                    "por",
+                    "must have 1 to 200 characters",
+                )
+                .into());
+            }
+            Some(por)
+        }
+        _ => None,
+    };
+    Ok(HttpResponse::Ok().json(state.alerts.acknowledge(&id, por).await?))
+}
+
 /// Reads one alert.
 #[utoipa::path(
     tag = "alerts",
@@ -92,6 +141,9 @@ pub(crate) struct AlertParams {
     /// `true` or `false`; empty is no filter.
     #[param(schema_with = schemas::resolvido)]
     resolvido: Option<String>,
+    /// `true` or `false` (acknowledged or not); empty is no filter.
+    #[param(schema_with = schemas::resolvido)]
+    reconhecido: Option<String>,
     /// Created at or after (RFC 3339).
     #[param(schema_with = schemas::date_time)]
     start_time: Option<String>,
@@ -130,6 +182,7 @@ pub(crate) async fn list_alerts(
             "baixa, media, alta or critica",
         )?,
         resolvido: boolean("resolvido", query.resolvido.as_deref())?,
+        reconhecido: boolean("reconhecido", query.reconhecido.as_deref())?,
         criado_em: TimeRange::new(
             timestamp("start_time", query.start_time.as_deref())?,
             timestamp("end_time", query.end_time.as_deref())?,

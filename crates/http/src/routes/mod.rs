@@ -29,6 +29,7 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(prometheus_exposition)
         .service(create_alert)
         .service(resolve_alert)
+        .service(acknowledge_alert)
         .service(get_alert)
         .service(list_alerts)
         .service(upgrade)
