@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use integra_tests::{
-    get, post, shared_brokers, shared_redis_url, spawn_app, unique_prefix, BusBackend, SseClient,
-    StoreBackend, TestApp, WsClient,
+    eventually, get, post, shared_brokers, shared_redis_url, spawn_app, unique_prefix, BusBackend,
+    SseClient, StoreBackend, TestApp, WsClient,
 };
 use serde_json::{json, Value};
 
@@ -37,6 +37,24 @@ async fn erro(ws: &mut WsClient) -> u64 {
         .as_str()
         .is_some_and(|d| !d.is_empty()));
     frame["dados"]["status"].as_u64().unwrap()
+}
+
+/// Waits until `GET /channels/{canal}` shows `offset` and `count` subscribers (counts reach the
+/// store a moment after a subscription).
+async fn inscritos(server: &TestApp, canal: &str, offset: u64, count: u64) {
+    let url = server.url(&format!("/channels/{canal}"));
+    eventually(Duration::from_secs(5), "the subscriber count", || {
+        let url = url.clone();
+        async move {
+            let info = get(&url).await;
+            assert_eq!(
+                (info.status, info.json["offset"].as_u64()),
+                (200, Some(offset))
+            );
+            (info.json["inscritos"].as_u64() == Some(count)).then_some(())
+        }
+    })
+    .await;
 }
 
 async fn publish(server: &TestApp, canal: &str, dados: Value) -> Value {
@@ -103,15 +121,7 @@ async fn publications_over_http_and_websocket_reach_subscribers_in_order() {
         assert!(one["criado_em"].as_str().is_some_and(|t| t.ends_with('Z')));
         assert_eq!(publication(ws).await["dados"]["n"], 2);
     }
-    let info = get(&s.url("/channels/pedidos")).await;
-    assert_eq!(
-        (
-            info.status,
-            info.json["offset"].as_u64(),
-            info.json["inscritos"].as_u64()
-        ),
-        (200, Some(2), Some(2))
-    );
+    inscritos(&s, "pedidos", 2, 2).await;
     a.send_text(r#"{"acao": "cancelar", "canal": "pedidos"}"#)
         .await;
     assert_eq!(a.next_json().await["evento"], "cancelado");
@@ -276,6 +286,11 @@ async fn refused_commands_get_erro_frames_and_the_connection_stays_open() {
     assert_eq!(ws.next_text().await, r#"{"acaox": 1}"#);
     let http = [
         ("/channels/alertas/publications", json!({"dados": 1}), 422),
+        (
+            "/channels/c/publications",
+            json!({"dados": "x".repeat(70_000)}),
+            422,
+        ),
         ("/channels/c/publications", json!({"outro": 1}), 422),
         ("/channels/c%20d/publications", json!({"dados": 1}), 422),
     ];
@@ -366,14 +381,7 @@ async fn on_redis_and_kafka_two_instances_deliver_in_order_and_recover_on_the_ot
             assert_eq!(publication(ws).await["offset"], offset);
         }
     }
-    let info = get(&b.url("/channels/partilhado")).await;
-    assert_eq!(
-        (
-            info.json["offset"].as_u64(),
-            info.json["inscritos"].as_u64()
-        ),
-        (Some(100), Some(2))
-    );
+    inscritos(&b, "partilhado", 100, 2).await;
 
     // A subscriber of `a` leaves; 500 are published; it comes back on `b`.
     drop(on_a);

@@ -71,7 +71,8 @@ fn canal(path: &str) -> Result<Canal, ApiError> {
 }
 
 /// Publishes on a channel, for its subscribers on every instance. The system channels
-/// (`mensagens`, `mensagens.{tipo}`, `alertas`) are the server's.
+/// (`mensagens`, `mensagens.{tipo}`, `alertas`) are the server's; `dados` may take at most
+/// `ws.max_frame_bytes` as JSON.
 #[utoipa::path(
     tag = "channels",
     params(("canal" = String, Path, description = "The channel")),
@@ -93,6 +94,16 @@ pub(crate) async fn publish(
     let canal = Canal::for_clients(&path)?;
     let dados = serde_json::value::to_raw_value(&body.0.dados.0)
         .map_err(|e| ApiError::BadRequest(format!("dados: {e}")))?;
+    // What a WebSocket client may publish in one frame, a publication over HTTP may hold: every
+    // subscriber receives it as one frame.
+    let max = state.settings.ws.max_frame_bytes;
+    if dados.get().len() > max {
+        return Err(integra_domain::ValidationError::new(
+            "dados",
+            format!("over ws.max_frame_bytes ({max} bytes as JSON)"),
+        )
+        .into());
+    }
     let p = state.hub.publish(&canal, dados).await?;
     Ok(HttpResponse::Accepted().json(Publicado {
         canal: p.canal,

@@ -9,7 +9,7 @@ use integra_domain::Canal;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::fanout::Record;
+use super::fanout::{Record, RECORD_BYTES};
 use super::Inner;
 use crate::events::Emitted;
 
@@ -18,9 +18,6 @@ const GATHER: Duration = Duration::from_millis(2);
 
 /// Most events taken into one round.
 const ROUND: usize = 4096;
-
-/// Most bytes of events in one fan-out record: well under the 1 MiB a broker takes by default.
-const RECORD_BYTES: usize = 512 * 1024;
 
 impl Inner {
     /// Publishes queued events in order, as few records as possible: whatever queued up while the

@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::fanout::Record;
+use super::fanout::{Record, RECORD_BYTES};
 use super::registry::{Connection, Item, Outgoing};
 use super::Inner;
 use crate::ServiceError;
@@ -270,13 +270,21 @@ impl Inner {
     }
 
     /// Delivers publications the store numbered to this instance's subscribers, and fans them
-    /// out to the others.
+    /// out to the others, in records of at most [`RECORD_BYTES`] (one publication at least).
     pub(super) async fn announce(&self, published: &[Publicacao]) -> Result<(), ServiceError> {
-        let mut items = Vec::with_capacity(published.len());
+        let mut items: Vec<String> = Vec::new();
+        let mut size = 0;
         for p in published {
             let publication = Arc::new(Publication::of(p));
-            items.push(publication.json().to_owned());
+            let json = publication.json().to_owned();
             self.take_publication(publication);
+            if !items.is_empty() && size + json.len() > RECORD_BYTES {
+                let full = std::mem::take(&mut items);
+                self.fan_out(&Record::Publications { items: full }).await?;
+                size = 0;
+            }
+            size += json.len();
+            items.push(json);
         }
         self.fan_out(&Record::Publications { items }).await
     }
@@ -321,14 +329,8 @@ impl Inner {
 
     /// Registers a subscriber of `canal`, which the store showed at `posicao`; returns the offset
     /// it is owed up to before what comes live.
-    fn join(
-        self: &Arc<Self>,
-        canal: &Canal,
-        connection: &str,
-        live: Live,
-        posicao: &Posicao,
-    ) -> u64 {
-        let (until, count) = {
+    fn join(&self, canal: &Canal, connection: &str, live: Live, posicao: &Posicao) -> u64 {
+        let until = {
             let mut locals = self.locals.lock();
             let local = locals.entry(canal.clone()).or_insert_with(|| Local {
                 epoca: Arc::from(posicao.epoca.as_str()),
@@ -356,36 +358,44 @@ impl Inner {
                     ..live
                 },
             );
-            (until, local.subscribers.len())
+            until
         };
-        self.count_subscribers(canal, count);
+        self.count_changed(canal);
         until
     }
 
     /// Unregisters a subscriber of `canal`.
-    pub(super) fn leave(self: &Arc<Self>, canal: &Canal, connection: &str) {
-        let count = {
+    pub(super) fn leave(&self, canal: &Canal, connection: &str) {
+        {
             let mut locals = self.locals.lock();
             let Some(local) = locals.get_mut(canal) else {
                 return;
             };
             local.subscribers.remove(connection);
-            let count = local.subscribers.len();
-            if count == 0 {
+            if local.subscribers.is_empty() {
                 locals.remove(canal);
             }
-            count
-        };
-        self.count_subscribers(canal, count);
+        }
+        self.count_changed(canal);
     }
 
-    /// Tells the store how many subscribers of `canal` this instance holds, without waiting.
-    fn count_subscribers(self: &Arc<Self>, canal: &Canal, count: usize) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let (inner, canal) = (Arc::clone(self), canal.clone());
-        runtime.spawn(async move { inner.store_count(&canal, count).await });
+    /// Tells the store, soon, how many subscribers of `canal` this instance holds: one task
+    /// writes the counts in turn, each as it is when written, so the last write is never older
+    /// than the last change. Should its queue be full, the next refresh writes it.
+    fn count_changed(&self, canal: &Canal) {
+        let _ = self.counts.try_send(canal.clone());
+    }
+
+    /// Writes the counts of the channels whose subscribers changed, one at a time.
+    pub(super) async fn write_counts(self: Arc<Self>, mut changed: mpsc::Receiver<Canal>) {
+        while let Some(canal) = changed.recv().await {
+            let count = self
+                .locals
+                .lock()
+                .get(&canal)
+                .map_or(0, |local| local.subscribers.len());
+            self.store_count(&canal, count).await;
+        }
     }
 
     async fn store_count(&self, canal: &Canal, count: usize) {

@@ -46,6 +46,10 @@ pub(super) enum Record {
     },
 }
 
+/// Most bytes of events or publications in one fan-out record: well under the 1 MiB a broker
+/// takes by default.
+pub(super) const RECORD_BYTES: usize = 512 * 1024;
+
 /// How a record of events begins, as [`Record::to_payload`] writes it.
 const EVENTS_HEAD: &[u8] = br#"{"kind":"events""#;
 

@@ -76,6 +76,10 @@ struct Inner {
     registry: registry::Registry,
     /// This instance's channels with subscribers.
     locals: channels::Locals,
+    /// Channels whose subscriber count changed, for the task that writes the counts.
+    counts: mpsc::Sender<Canal>,
+    /// Its receiving end, until [`Hub::start`] hands it to that task.
+    counts_rx: Mutex<Option<mpsc::Receiver<Canal>>>,
     /// The services' events, until [`Hub::start`] hands them to the batching task.
     events: Mutex<Option<mpsc::Receiver<Emitted>>>,
     liveness: liveness::Liveness,
@@ -90,6 +94,9 @@ pub struct Hub {
 /// Events queued for fan-out before the hub drops them.
 const EVENT_QUEUE: usize = 65_536;
 
+/// Subscriber counts queued for the store before the periodic refresh is left to write them.
+const COUNT_QUEUE: usize = 4096;
+
 impl Hub {
     /// A hub over these ports and channel histories, and the [`Events`] handle through which
     /// services feed it. Call [`Hub::start`] to run it.
@@ -99,7 +106,10 @@ impl Hub {
         config: HubConfig,
     ) -> (Self, Events) {
         let (events, rx) = Events::channel(EVENT_QUEUE);
+        let (counts, counts_rx) = mpsc::channel(COUNT_QUEUE);
         let inner = Inner {
+            counts,
+            counts_rx: Mutex::new(Some(counts_rx)),
             instance: Id::generate().to_string(),
             ports,
             history,
@@ -139,6 +149,14 @@ impl Hub {
             .take();
         if let Some(events) = events {
             tasks.push(tokio::spawn(Arc::clone(inner).batch_events(events)));
+        }
+        let counts = inner
+            .counts_rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(counts) = counts {
+            tasks.push(tokio::spawn(Arc::clone(inner).write_counts(counts)));
         }
         HubTasks(tasks)
     }
