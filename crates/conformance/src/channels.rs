@@ -7,9 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use integra_domain::{Canal, Timestamp};
+use integra_domain::{Canal, Dados, Timestamp};
 use integra_ports::{ChannelStore, HistoryLimits};
-use serde_json::value::RawValue;
 
 use crate::StoreFactory;
 
@@ -22,8 +21,8 @@ fn canal(name: &str) -> Canal {
     Canal::parse(name).unwrap()
 }
 
-fn dados(i: usize) -> Box<RawValue> {
-    RawValue::from_string(format!(r#"{{"n":{i},"texto":"olá \"{i}\""}}"#)).unwrap()
+fn dados(i: usize) -> Dados {
+    Dados::parse(format!(r#"{{"n":{i},"texto":"olá \"{i}\""}}"#)).unwrap()
 }
 
 async fn channels(factory: &impl StoreFactory) -> Arc<dyn ChannelStore> {

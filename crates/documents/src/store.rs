@@ -1,13 +1,11 @@
 //! [`DocumentStore`]: the typed [`Store`] made of a document engine.
 
 use async_trait::async_trait;
-use integra_domain::{Canal, MetricQuery, Metrica, Order, Paging, Publicacao, Timestamp};
+use integra_domain::{Canal, Dados, MetricQuery, Metrica, Order, Paging, Publicacao, Timestamp};
 use integra_ports::{
     ChannelStore, Historico, HistoryLimits, Inserted, PresenceStore, Records, Replaced, Revision,
     SampleRejection, SeriesLimits, SeriesStore, Store, StoreError, Versioned,
 };
-
-use serde_json::value::RawValue;
 
 use crate::{Document, DocumentEngine, Indexed, Page};
 
@@ -182,7 +180,7 @@ impl<E: DocumentEngine + ChannelStore> ChannelStore for DocumentStore<E> {
     async fn publish(
         &self,
         canal: &Canal,
-        dados: &[Box<RawValue>],
+        dados: &[Dados],
         criado_em: Timestamp,
         new_epoca: &str,
         limits: HistoryLimits,

@@ -123,8 +123,44 @@ pub struct Posicao {
     pub epoca: String,
 }
 
+/// A publication's data: one JSON value, as its publisher wrote it. Shared, not copied, between
+/// the store, the hub and every subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dados(Arc<str>);
+
+impl Dados {
+    /// Checks that `json` is one JSON value.
+    ///
+    /// # Errors
+    /// When it is not.
+    pub fn parse(json: String) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&json)?;
+        Ok(Self(Arc::from(json)))
+    }
+
+    /// `json`, which the caller knows to be one JSON value: what `serde_json` wrote, or what a
+    /// store kept of a [`Dados`]. Nothing is checked, so nothing is spent on checking.
+    pub fn trusted(json: impl Into<Arc<str>>) -> Self {
+        Self(json.into())
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for Dados {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Written as it is (a JSON value inside the document), not as a string.
+        RawValue::from_string(self.0.to_string())
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+}
+
 /// One publication on a channel. Its `dados` are any JSON, kept as the publisher wrote them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Publicacao {
     /// The channel.
@@ -137,32 +173,36 @@ pub struct Publicacao {
     pub criado_em: Timestamp,
     /// What was published.
     #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
-    pub dados: Box<RawValue>,
+    pub dados: Dados,
+}
+
+/// A publication's fields but its data, written by serde.
+#[derive(Serialize)]
+struct Cabecalho<'a> {
+    canal: &'a Canal,
+    offset: u64,
+    epoca: &'a str,
+    criado_em: Timestamp,
 }
 
 impl Publicacao {
-    /// The publication as JSON text.
+    /// The publication as JSON text: its fields, then its data appended as they are (the same
+    /// text serde writes for it, without parsing the data again).
     pub fn to_json(&self) -> String {
-        // A struct of strings, numbers and JSON already checked: writing it cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-impl PartialEq for Publicacao {
-    fn eq(&self, other: &Self) -> bool {
-        (
-            &self.canal,
-            self.offset,
-            &self.epoca,
-            self.criado_em,
-            self.dados.get(),
-        ) == (
-            &other.canal,
-            other.offset,
-            &other.epoca,
-            other.criado_em,
-            other.dados.get(),
-        )
+        let head = Cabecalho {
+            canal: &self.canal,
+            offset: self.offset,
+            epoca: &self.epoca,
+            criado_em: self.criado_em,
+        };
+        // A struct of strings and numbers: writing it cannot fail.
+        let mut json = serde_json::to_string(&head).unwrap_or_default();
+        json.pop();
+        json.reserve(self.dados.get().len() + 10);
+        json.push_str(",\"dados\":");
+        json.push_str(self.dados.get());
+        json.push('}');
+        json
     }
 }
 
@@ -245,11 +285,12 @@ mod tests {
             offset: 3,
             epoca: "e".into(),
             criado_em: Timestamp::parse("2026-12-05T10:00:00.000Z").unwrap(),
-            dados: RawValue::from_string(r#"{"b":1,"a":[true]}"#.into()).unwrap(),
+            dados: Dados::parse(r#"{"b":1,"a":[true]}"#.into()).unwrap(),
         };
-        assert_eq!(
-            p.to_json(),
-            r#"{"canal":"c","offset":3,"epoca":"e","criado_em":"2026-12-05T10:00:00.000Z","dados":{"b":1,"a":[true]}}"#
-        );
+        let written = r#"{"canal":"c","offset":3,"epoca":"e","criado_em":"2026-12-05T10:00:00.000Z","dados":{"b":1,"a":[true]}}"#;
+        assert_eq!(p.to_json(), written);
+        assert_eq!(serde_json::to_string(&p).unwrap(), written);
+        assert!(Dados::parse("{".into()).is_err());
+        assert!(Dados::parse("1 2".into()).is_err());
     }
 }

@@ -23,7 +23,7 @@ mod time;
 mod validate;
 
 pub use alerta::{AckError, Alerta, NovoAlerta, Severidade};
-pub use canal::{recovered, Canal, Desde, Posicao, Publicacao, MAX_CANAL_LEN};
+pub use canal::{recovered, Canal, Dados, Desde, Posicao, Publicacao, MAX_CANAL_LEN};
 pub use error::{TransitionError, ValidationError};
 pub use evento::{publicacao_frame, AlertEvent, Evento};
 pub use id::Id;

@@ -7,9 +7,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use integra_domain::{Canal, Posicao, Publicacao, Timestamp};
+use integra_domain::{Canal, Dados, Posicao, Publicacao, Timestamp};
 use integra_ports::{ChannelStore, Historico, HistoryLimits, StoreError};
-use serde_json::value::RawValue;
 
 use crate::{lock, MemoryEngine};
 
@@ -40,7 +39,7 @@ struct History {
 struct Kept {
     offset: u64,
     criado_em: Timestamp,
-    dados: Box<RawValue>,
+    dados: Dados,
 }
 
 impl Kept {
@@ -155,7 +154,7 @@ impl ChannelStore for MemoryEngine {
     async fn publish(
         &self,
         canal: &Canal,
-        dados: &[Box<RawValue>],
+        dados: &[Dados],
         criado_em: Timestamp,
         new_epoca: &str,
         limits: HistoryLimits,

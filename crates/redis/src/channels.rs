@@ -3,9 +3,8 @@
 
 use async_trait::async_trait;
 use fred::types::Value;
-use integra_domain::{Canal, Posicao, Publicacao, Timestamp};
+use integra_domain::{Canal, Dados, Posicao, Publicacao, Timestamp};
 use integra_ports::{ChannelStore, Historico, HistoryLimits, StoreError};
-use serde_json::value::RawValue;
 
 use crate::reply::text;
 use crate::RedisEngine;
@@ -22,10 +21,10 @@ fn unexpected(what: &str) -> StoreError {
     StoreError::Unavailable(format!("redis: unexpected reply to {what}"))
 }
 
-/// Data the store gave back, as JSON: it holds only what a publish wrote, which was JSON.
-fn data(value: Value) -> Result<Box<RawValue>, StoreError> {
+/// Data the store gave back: it holds only what a publish wrote, which was a [`Dados`].
+fn data(value: Value) -> Result<Dados, StoreError> {
     text(value)
-        .and_then(|d| RawValue::from_string(d).ok())
+        .map(Dados::trusted)
         .ok_or_else(|| unexpected("a channel's history"))
 }
 
@@ -42,7 +41,7 @@ impl ChannelStore for RedisEngine {
     async fn publish(
         &self,
         canal: &Canal,
-        dados: &[Box<RawValue>],
+        dados: &[Dados],
         criado_em: Timestamp,
         new_epoca: &str,
         limits: HistoryLimits,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::stream;
-use integra_domain::{Canal, Desde, Paging, Posicao, Publicacao};
+use integra_domain::{Canal, Dados, Desde, Paging, Posicao, Publicacao};
 use integra_services::{Connection, Mode, Outgoing};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -92,8 +92,8 @@ pub(crate) async fn publish(
     body: JsonBody<NovaPublicacao>,
 ) -> Result<HttpResponse, ApiError> {
     let canal = Canal::for_clients(&path)?;
-    let dados = serde_json::value::to_raw_value(&body.0.dados.0)
-        .map_err(|e| ApiError::BadRequest(format!("dados: {e}")))?;
+    // The body's value, written again by serde: one JSON value.
+    let dados = Dados::trusted(body.0.dados.0.to_string());
     // What a WebSocket client may publish in one frame, a publication over HTTP may hold: every
     // subscriber receives it as one frame.
     let max = state.settings.ws.max_frame_bytes;

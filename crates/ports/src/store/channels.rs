@@ -2,8 +2,7 @@
 //! count of its subscribers on every instance.
 
 use async_trait::async_trait;
-use integra_domain::{Canal, Posicao, Publicacao, Timestamp};
-use serde_json::value::RawValue;
+use integra_domain::{Canal, Dados, Posicao, Publicacao, Timestamp};
 
 use super::StoreError;
 
@@ -40,7 +39,7 @@ pub trait ChannelStore: Send + Sync {
     async fn publish(
         &self,
         canal: &Canal,
-        dados: &[Box<RawValue>],
+        dados: &[Dados],
         criado_em: Timestamp,
         new_epoca: &str,
         limits: HistoryLimits,

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integra_domain::Canal;
-use serde_json::value::RawValue;
+use integra_domain::{Canal, Dados};
 use tokio::sync::mpsc;
 
 use super::fanout::{Record, RECORD_BYTES};
@@ -35,7 +34,9 @@ impl Inner {
                     Err(_) => break,
                 }
             }
-            self.feed_channels(&queued).await;
+            // The channels' share is set aside first and published after the events, which
+            // WebSocket clients are waiting for.
+            let for_channels = channel_round(&queued);
             let mut rest = queued.drain(..).map(|e| e.json).peekable();
             while rest.peek().is_some() {
                 let mut size = 0;
@@ -50,30 +51,34 @@ impl Inner {
                     tracing::warn!(error = %e, "events not fanned out");
                 }
             }
+            self.feed_channels(for_channels).await;
         }
     }
 }
 
-impl Inner {
-    /// Publishes a round of events on the system channels they feed, in order.
-    async fn feed_channels(&self, round: &[Emitted]) {
-        let mut channels: Vec<(Canal, Vec<Box<RawValue>>)> = Vec::new();
-        for emitted in round {
-            let targets = emitted.about.channels();
-            if targets.is_empty() {
-                continue;
-            }
-            // An event's JSON is an Evento's: valid JSON.
-            let Ok(dados) = RawValue::from_string(emitted.json.clone()) else {
-                continue;
-            };
-            for canal in targets {
-                match channels.iter_mut().find(|(c, _)| *c == canal) {
-                    Some((_, items)) => items.push(dados.clone()),
-                    None => channels.push((canal, vec![dados.clone()])),
-                }
+/// A round of events as the system channels take them: per channel, its events in order.
+fn channel_round(round: &[Emitted]) -> Vec<(Canal, Vec<Dados>)> {
+    let mut channels: Vec<(Canal, Vec<Dados>)> = Vec::new();
+    for emitted in round {
+        let targets = emitted.about.channels();
+        if targets.is_empty() {
+            continue;
+        }
+        // An event's JSON is what serde wrote for an Evento.
+        let dados = Dados::trusted(emitted.json.as_str());
+        for canal in targets {
+            match channels.iter_mut().find(|(c, _)| *c == canal) {
+                Some((_, items)) => items.push(dados.clone()),
+                None => channels.push((canal, vec![dados.clone()])),
             }
         }
+    }
+    channels
+}
+
+impl Inner {
+    /// Publishes a round of events on the system channels they feed: one store call a channel.
+    async fn feed_channels(&self, channels: Vec<(Canal, Vec<Dados>)>) {
         for (canal, dados) in channels {
             let published = self.publish(&canal, &dados).await;
             if let Err(e) = published {

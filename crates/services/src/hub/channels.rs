@@ -17,11 +17,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use integra_domain::{
-    publicacao_frame, recovered, Canal, Desde, Evento, Id, Posicao, Publicacao, Timestamp,
+    publicacao_frame, recovered, Canal, Dados, Desde, Evento, Id, Posicao, Publicacao, Timestamp,
 };
 use integra_ports::{Historico, HistoryLimits};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -252,7 +251,7 @@ impl Inner {
     pub(super) async fn publish(
         &self,
         canal: &Canal,
-        dados: &[Box<RawValue>],
+        dados: &[Dados],
     ) -> Result<Vec<Publicacao>, ServiceError> {
         let published = self
             .history
@@ -275,9 +274,13 @@ impl Inner {
         let mut items: Vec<String> = Vec::new();
         let mut size = 0;
         for p in published {
-            let publication = Arc::new(Publication::of(p));
-            let json = publication.json().to_owned();
-            self.take_publication(publication);
+            let json = p.to_json();
+            // Its frame is made only for an instance that has subscribers of its channel.
+            if self.locals.lock().contains_key(&p.canal) {
+                let epoca = Arc::from(p.epoca.as_str());
+                let publication = Publication::new(p.canal.clone(), p.offset, epoca, &json);
+                self.take_publication(Arc::new(publication));
+            }
             if !items.is_empty() && size + json.len() > RECORD_BYTES {
                 let full = std::mem::take(&mut items);
                 self.fan_out(&Record::Publications { items: full }).await?;

@@ -18,9 +18,8 @@ mod registry;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use integra_domain::{Canal, Id, Posicao, Publicacao};
+use integra_domain::{Canal, Dados, Id, Posicao, Publicacao};
 use integra_ports::{ChannelStore, Historico, PresenceStore};
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -197,11 +196,7 @@ impl Hub {
     /// A store failure (nothing was published); a bus failure (the publication is in the
     /// history, and this instance's subscribers have it: the others get it from the history,
     /// with the next publication or when they reconnect).
-    pub async fn publish(
-        &self,
-        canal: &Canal,
-        dados: Box<RawValue>,
-    ) -> Result<Publicacao, ServiceError> {
+    pub async fn publish(&self, canal: &Canal, dados: Dados) -> Result<Publicacao, ServiceError> {
         let mut published = self.inner.publish(canal, &[dados]).await?;
         published
             .pop()

@@ -257,9 +257,8 @@ async fn a_stalled_subscription_is_replaced_and_the_hub_recovers() {
 }
 
 mod channels {
-    use integra_domain::{Canal, Desde};
+    use integra_domain::{Canal, Dados, Desde};
     use integra_ports::HistoryLimits;
-    use serde_json::value::RawValue;
 
     use super::*;
 
@@ -267,8 +266,8 @@ mod channels {
         Canal::parse(name).unwrap()
     }
 
-    fn dados(i: u64) -> Box<RawValue> {
-        RawValue::from_string(format!(r#"{{"i":{i}}}"#)).unwrap()
+    fn dados(i: u64) -> Dados {
+        Dados::parse(format!(r#"{{"i":{i}}}"#)).unwrap()
     }
 
     async fn next(conn: &mut Connection) -> Outgoing {

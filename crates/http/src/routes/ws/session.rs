@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use actix_ws::{CloseCode, CloseReason, Session};
-use integra_domain::{Canal, Desde, Evento};
+use integra_domain::{Canal, Dados, Desde, Evento};
 use integra_services::{Connection, Hub, Outgoing};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -67,7 +67,7 @@ async fn command(text: &str, conn: &mut Connection, hub: &Hub) -> Result<Option<
             let dados = c.dados.ok_or_else(|| {
                 ApiError::from(integra_domain::ValidationError::new("dados", "is required"))
             })?;
-            hub.publish(&canal, dados).await?;
+            hub.publish(&canal, Dados::trusted(dados.get())).await?;
             Ok(None)
         }
         other => Err(ApiError::from(integra_domain::ValidationError::new(
