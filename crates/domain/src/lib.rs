@@ -19,6 +19,7 @@ mod metrica;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod query;
+mod silencio;
 mod time;
 mod validate;
 
@@ -30,6 +31,7 @@ pub use id::Id;
 pub use mensagem::{CoordenadasKafka, Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
 pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS, OWN_METRICS_PREFIX};
 pub use query::{AlertFilter, MessageFilter, MetricQuery, Order, Paging};
+pub use silencio::{Matchers, NovoSilencio, Silencio};
 pub use time::{TimeRange, Timestamp};
 
 /// Fields the server owns: a client may send them, and they are ignored (`docs/CONTRACT.md`,
