@@ -1,6 +1,15 @@
 use integra_tests::{get, post, post_raw, spawn_app, WsClient};
 use serde_json::json;
 
+/// The ids of a list answer, in its order.
+fn ids(list: serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[actix_rt::test]
 async fn alerts_are_created_deduplicated_resolved_and_reopened() {
     let s = spawn_app(|_| {}).await;
@@ -54,13 +63,6 @@ async fn alert_lists_filter_by_severity_resolution_and_time() {
         actix_rt::time::sleep(std::time::Duration::from_millis(3)).await;
     }
     post(&s.url("/alerts/c/resolve"), &json!({})).await;
-    let ids = |v: serde_json::Value| {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["id"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(ids(get(&s.url("/alerts")).await.json), ["c", "b", "a"]);
     assert_eq!(
         ids(get(&s.url("/alerts?severidade=critica")).await.json),
@@ -138,13 +140,6 @@ async fn an_acknowledgement_is_kept_once_filters_the_list_and_a_reopening_clears
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.json["reconhecido_em"], acked.json["reconhecido_em"]);
     assert_eq!(again.json["reconhecido_por"], "ana");
-    let ids = |v: serde_json::Value| {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["id"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
         ids(get(&s.url("/alerts?reconhecido=true")).await.json),
         ["ack-a"]

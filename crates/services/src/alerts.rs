@@ -125,38 +125,10 @@ impl AlertService {
     /// # Errors
     /// [`ServiceError::NotFound`], [`ServiceError::Conflict`], a bus or a store failure.
     pub async fn resolve(&self, id: &str) -> Result<Alerta, ServiceError> {
-        let mut current = self.fetch(id).await?;
-        for _ in 0..CAS_ATTEMPTS {
-            let Versioned { revision, record } = match self.settle(current).await? {
-                Settled::Clean(v) => v,
-                Settled::Delivered {
-                    event: AlertEvent::Resolvido,
-                    alert,
-                } => return Ok(alert),
-                // A missed creation, reopening or acknowledgement, now published: the alert is
-                // open; resolve it.
-                Settled::Delivered {
-                    event: AlertEvent::Criado | AlertEvent::Reaberto | AlertEvent::Reconhecido,
-                    ..
-                } => {
-                    current = self.fetch(id).await?;
-                    continue;
-                }
-            };
-            let mut alerta = record.alerta;
-            if !alerta.resolve(Timestamp::now()) {
-                return Ok(alerta);
-            }
-            let resolved = owing(alerta, AlertEvent::Resolvido);
-            match self.ledger.replace(&resolved, revision).await? {
-                Replaced::Done(revision) => return self.deliver(resolved, revision).await,
-                Replaced::Stale(Some(v)) => current = v,
-                Replaced::Stale(None) => return Err(ServiceError::NotFound(format!("alert {id}"))),
-            }
-        }
-        Err(ServiceError::Conflict(format!(
-            "alert {id} is changing too often; retry"
-        )))
+        self.change(id, AlertEvent::Resolvido, |alerta| {
+            Ok(alerta.resolve(Timestamp::now()))
+        })
+        .await
     }
 
     /// Acknowledges an open alert, by `por` when given; `alerta.reconhecido` is published the
@@ -166,29 +138,45 @@ impl AlertService {
     /// [`ServiceError::NotFound`]; [`ServiceError::Conflict`] for a resolved alert or while
     /// another request publishes its event; a bus or a store failure.
     pub async fn acknowledge(&self, id: &str, por: Option<String>) -> Result<Alerta, ServiceError> {
+        self.change(id, AlertEvent::Reconhecido, |alerta| {
+            alerta
+                .acknowledge(por.clone(), Timestamp::now())
+                .map_err(|resolved| ServiceError::Conflict(resolved.to_string()))
+        })
+        .await
+    }
+
+    /// Changes a stored alert with `apply` (true: changed; false: already so, nothing to do),
+    /// owing `event` for the change: compare-and-set, retried when another writer came first. An
+    /// event a failure missed is published first; when it is `event` itself, the change was made
+    /// then, and is answered as made.
+    async fn change(
+        &self,
+        id: &str,
+        event: AlertEvent,
+        apply: impl Fn(&mut Alerta) -> Result<bool, ServiceError>,
+    ) -> Result<Alerta, ServiceError> {
         let mut current = self.fetch(id).await?;
         for _ in 0..CAS_ATTEMPTS {
             let Versioned { revision, record } = match self.settle(current).await? {
                 Settled::Clean(v) => v,
                 Settled::Delivered {
-                    event: AlertEvent::Reconhecido,
+                    event: missed,
                     alert,
-                } => return Ok(alert),
-                // Another missed event, now published: read it again and go on.
+                } if missed == event => return Ok(alert),
+                // Another missed event, now published: read the alert again and go on.
                 Settled::Delivered { .. } => {
                     current = self.fetch(id).await?;
                     continue;
                 }
             };
             let mut alerta = record.alerta;
-            match alerta.acknowledge(por.clone(), Timestamp::now()) {
-                Ok(true) => {}
-                Ok(false) => return Ok(alerta),
-                Err(resolved) => return Err(ServiceError::Conflict(resolved.to_string())),
+            if !apply(&mut alerta)? {
+                return Ok(alerta);
             }
-            let acknowledged = owing(alerta, AlertEvent::Reconhecido);
-            match self.ledger.replace(&acknowledged, revision).await? {
-                Replaced::Done(revision) => return self.deliver(acknowledged, revision).await,
+            let changed = owing(alerta, event);
+            match self.ledger.replace(&changed, revision).await? {
+                Replaced::Done(revision) => return self.deliver(changed, revision).await,
                 Replaced::Stale(Some(v)) => current = v,
                 Replaced::Stale(None) => return Err(ServiceError::NotFound(format!("alert {id}"))),
             }

@@ -178,17 +178,22 @@ impl Local {
         self.head = p.offset;
     }
 
+    /// Starts over in the history `epoca`, delivered up to `head`: so does every subscriber.
+    fn restart(&mut self, epoca: Arc<str>, head: u64) {
+        self.epoca = epoca;
+        self.head = head;
+        self.early.clear();
+        self.gap_since = None;
+        for live in self.subscribers.values_mut() {
+            live.last_sent = head;
+        }
+    }
+
     /// Takes `p` in: delivered in order, kept until the ones before it arrive, or dropped as seen.
     fn take(&mut self, p: Arc<Publication>, overflowed: &mut Vec<String>) {
         if *p.epoca != *self.epoca {
             // The history was lost and began anew: so does this channel, at `p`.
-            self.epoca = Arc::clone(&p.epoca);
-            self.head = p.offset.saturating_sub(1);
-            self.early.clear();
-            self.gap_since = None;
-            for live in self.subscribers.values_mut() {
-                live.last_sent = self.head;
-            }
+            self.restart(Arc::clone(&p.epoca), p.offset.saturating_sub(1));
         }
         if p.offset <= self.head {
             return;
@@ -276,11 +281,10 @@ impl Inner {
         for p in published {
             let json = p.to_json();
             // Its frame is made only for an instance that has subscribers of its channel.
-            if self.locals.lock().contains_key(&p.canal) {
+            self.take_publication(&p.canal, || {
                 let epoca = Arc::from(p.epoca.as_str());
-                let publication = Publication::new(p.canal.clone(), p.offset, epoca, &json);
-                self.take_publication(Arc::new(publication));
-            }
+                Publication::new(p.canal.clone(), p.offset, epoca, &json)
+            });
             if !items.is_empty() && size + json.len() > RECORD_BYTES {
                 let full = std::mem::take(&mut items);
                 self.fan_out(&Record::Publications { items: full }).await?;
@@ -301,18 +305,21 @@ impl Inner {
         let Ok(canal) = Canal::parse(place.canal) else {
             return;
         };
-        let publication = Publication::new(canal, place.offset, Arc::from(place.epoca), json);
-        self.take_publication(Arc::new(publication));
+        self.take_publication(&canal.clone(), || {
+            Publication::new(canal, place.offset, Arc::from(place.epoca), json)
+        });
     }
 
-    fn take_publication(&self, p: Arc<Publication>) {
+    /// Takes in the publication `make` makes, when `canal` has subscribers here (else it is not
+    /// made).
+    fn take_publication(&self, canal: &Canal, make: impl FnOnce() -> Publication) {
         let mut overflowed = Vec::new();
         {
             let mut locals = self.locals.lock();
-            let Some(local) = locals.get_mut(&p.canal) else {
+            let Some(local) = locals.get_mut(canal) else {
                 return;
             };
-            local.take(p, &mut overflowed);
+            local.take(Arc::new(make()), &mut overflowed);
         }
         self.close_overflowed(&overflowed);
     }
@@ -343,15 +350,8 @@ impl Inner {
                 subscribers: HashMap::new(),
             });
             if *local.epoca != *posicao.epoca {
-                // The store's history is newer than what this instance delivered last: every
-                // subscriber here starts over in it.
-                local.epoca = Arc::from(posicao.epoca.as_str());
-                local.head = posicao.offset;
-                local.early.clear();
-                local.gap_since = None;
-                for other in local.subscribers.values_mut() {
-                    other.last_sent = posicao.offset;
-                }
+                // The store's history is newer than what this instance delivered last.
+                local.restart(Arc::from(posicao.epoca.as_str()), posicao.offset);
             }
             let until = local.head.max(posicao.offset);
             local.subscribers.insert(
@@ -506,9 +506,7 @@ impl Connection {
         self.subscriptions += 1;
         let subscription = self.subscriptions;
         self.channels.insert(canal.clone(), subscription);
-        self.backlog
-            .retain(|o| !matches!(o, Outgoing::Publication(p) if p.canal == canal));
-        self.recovering.retain(|r| r.canal != canal);
+        self.drop_pending(&canal);
         let live = Live {
             tx: self.tx.clone(),
             subscription,
@@ -547,16 +545,17 @@ impl Connection {
         if self.channels.remove(canal).is_none() {
             return false;
         }
-        self.backlog
-            .retain(|o| !matches!(o, Outgoing::Publication(p) if p.canal == *canal));
-        self.recovering.retain(|r| r.canal != *canal);
+        self.drop_pending(canal);
         self.hub.leave(canal, self.id());
         true
     }
 
-    /// The channels it subscribes to.
-    pub fn subscriptions(&self) -> usize {
-        self.channels.len()
+    /// Drops what an earlier subscription to `canal` left to send: its recovered publications and
+    /// its recovery still to read.
+    fn drop_pending(&mut self, canal: &Canal) {
+        self.backlog
+            .retain(|o| !matches!(o, Outgoing::Publication(p) if p.canal == *canal));
+        self.recovering.retain(|r| r.canal != *canal);
     }
 
     /// Reads the next page of the first recovery into the backlog.

@@ -231,11 +231,6 @@ impl Hub {
         Ok((found.posicao, subscribers))
     }
 
-    /// The channels' limits.
-    pub fn channels_config(&self) -> ChannelsConfig {
-        self.inner.config.channels
-    }
-
     /// Sends `text` to connection `connection_id`, on whichever instance holds it.
     ///
     /// # Errors
