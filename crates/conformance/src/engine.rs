@@ -12,6 +12,7 @@ use crate::EngineFactory;
 
 const MESSAGES: Collection = Collection::new("message");
 const ALERTS: Collection = Collection::new("alert");
+const RULES: Collection = Collection::lasting("rule");
 
 fn doc(id: &str, created_ms: i64, indexes: &[&str], body: &str) -> Document {
     Document {
@@ -271,6 +272,58 @@ pub async fn expired_documents_leave_get_and_every_index(factory: &impl EngineFa
         engine.insert(&doc("old", 3, &["all"], "z")).await.unwrap(),
         Inserted::Created
     );
+}
+
+pub async fn a_removed_document_leaves_get_and_every_index(factory: &impl EngineFactory) {
+    let engine = factory(None).await;
+    let indexes = ["all", "tipo:sms"];
+    engine.insert(&doc("gone", 1, &indexes, "x")).await.unwrap();
+    engine.insert(&doc("kept", 2, &indexes, "y")).await.unwrap();
+    assert!(engine.remove(MESSAGES, "gone").await.unwrap());
+    assert!(!engine.remove(MESSAGES, "gone").await.unwrap());
+    assert_eq!(engine.get(MESSAGES, "gone").await.unwrap(), None);
+    for index in indexes {
+        assert_eq!(
+            ids(&engine.list(&page(index, 0, 10)).await.unwrap()),
+            ["kept"]
+        );
+    }
+    // The id is free again, at the first revision.
+    assert_eq!(
+        engine.insert(&doc("gone", 3, &["all"], "z")).await.unwrap(),
+        Inserted::Created
+    );
+    assert_eq!(
+        engine
+            .get(MESSAGES, "gone")
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        Revision::FIRST
+    );
+}
+
+pub async fn a_lasting_collection_keeps_its_documents_past_the_expiry(
+    factory: &impl EngineFactory,
+) {
+    let engine = factory(Some(Duration::from_millis(300))).await;
+    let rule = Document {
+        collection: RULES,
+        ..doc("r1", 1, &["all"], "x")
+    };
+    engine.insert(&rule).await.unwrap();
+    engine.insert(&doc("m1", 1, &["all"], "x")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // A write elsewhere trims what expired.
+    engine.insert(&doc("m2", 2, &["all"], "y")).await.unwrap();
+    assert_eq!(engine.get(MESSAGES, "m1").await.unwrap(), None);
+    assert!(engine.get(RULES, "r1").await.unwrap().is_some());
+    let page = Page {
+        collection: RULES,
+        ..page("all", 0, 10)
+    };
+    assert_eq!(ids(&engine.list(&page).await.unwrap()), ["r1"]);
 }
 
 /// Even when the reuse comes before any trim reached the expired document: 250 expired

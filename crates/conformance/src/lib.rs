@@ -94,6 +94,8 @@ macro_rules! engine_suite {
             time_ranges_are_inclusive,
             expired_documents_leave_get_and_every_index,
             an_id_reused_after_expiry_is_indexed_as_the_new_document_only,
+            a_removed_document_leaves_get_and_every_index,
+            a_lasting_collection_keeps_its_documents_past_the_expiry,
             collections_do_not_share_ids
         );
     };

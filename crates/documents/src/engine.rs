@@ -6,17 +6,38 @@ use integra_ports::{Inserted, Replaced, Revision, StoreError, Versioned};
 
 /// A key space of documents: ids are unique within a collection, and each has its own indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Collection(&'static str);
+pub struct Collection {
+    name: &'static str,
+    lasting: bool,
+}
 
 impl Collection {
-    /// The collection named `name`: `a-z` and `_`, so that it fits any engine's keys.
+    /// The collection named `name` (`a-z` and `_`, so that it fits any engine's keys), whose
+    /// documents expire after their last write.
     pub const fn new(name: &'static str) -> Self {
-        Self(name)
+        Self {
+            name,
+            lasting: false,
+        }
+    }
+
+    /// A collection whose documents never expire and are never evicted: configuration (rules,
+    /// silences) that the services bound in number and remove themselves.
+    pub const fn lasting(name: &'static str) -> Self {
+        Self {
+            name,
+            lasting: true,
+        }
     }
 
     /// Its name.
     pub const fn name(self) -> &'static str {
-        self.0
+        self.name
+    }
+
+    /// Whether its documents stay until removed.
+    pub const fn is_lasting(self) -> bool {
+        self.lasting
     }
 }
 
@@ -51,8 +72,8 @@ pub struct Page {
 }
 
 /// Documents with revisions and indexes. Every operation is atomic; documents expire after their
-/// last write (the engine's configuration), and an expired document is gone from `get` and from
-/// every index.
+/// last write (the engine's configuration) unless their collection is lasting, and an expired
+/// document is gone from `get` and from every index.
 #[async_trait]
 pub trait DocumentEngine: Send + Sync {
     /// Writes `doc` at [`Revision::FIRST`] if its id is free in its collection.
@@ -84,6 +105,12 @@ pub trait DocumentEngine: Send + Sync {
         expected: Revision,
         tail: Option<&'static str>,
     ) -> Result<Replaced<String>, StoreError>;
+
+    /// Removes a document and its index entries; returns whether there was one.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the engine fails.
+    async fn remove(&self, collection: Collection, id: &str) -> Result<bool, StoreError>;
 
     /// Reads one document.
     ///

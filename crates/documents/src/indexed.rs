@@ -11,7 +11,9 @@
 
 use std::borrow::Cow;
 
-use integra_domain::{Mensagem, Severidade, StatusMensagem, TimeRange, Timestamp, TipoMensagem};
+use integra_domain::{
+    Mensagem, Regra, Severidade, Silencio, StatusMensagem, TimeRange, Timestamp, TipoMensagem,
+};
 use integra_ports::{Record, StoredAlert};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -226,6 +228,44 @@ impl Indexed for StoredAlert {
             filter.reconhecido.map(boolean),
         ];
         (facets, filter.criado_em)
+    }
+}
+
+impl Indexed for Silencio {
+    /// Kept until the service removes them, long after they ended.
+    const COLLECTION: Collection = Collection::lasting("silence");
+
+    fn created(&self) -> Timestamp {
+        self.criado_em
+    }
+
+    fn facets(&self) -> Vec<Facet> {
+        Vec::new()
+    }
+
+    const FACETS: &'static [(&'static str, &'static [&'static str])] = &[];
+
+    fn wanted((): &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange) {
+        (Vec::new(), TimeRange::ALL)
+    }
+}
+
+impl Indexed for Regra {
+    /// Kept until deleted.
+    const COLLECTION: Collection = Collection::lasting("rule");
+
+    fn created(&self) -> Timestamp {
+        self.criado_em
+    }
+
+    fn facets(&self) -> Vec<Facet> {
+        Vec::new()
+    }
+
+    const FACETS: &'static [(&'static str, &'static [&'static str])] = &[];
+
+    fn wanted((): &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange) {
+        (Vec::new(), TimeRange::ALL)
     }
 }
 

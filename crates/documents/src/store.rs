@@ -83,6 +83,10 @@ impl<E: DocumentEngine, T: Indexed> Records<T> for DocumentStore<E> {
         )
     }
 
+    async fn remove(&self, id: &str) -> Result<bool, StoreError> {
+        self.engine.remove(T::COLLECTION, id).await
+    }
+
     async fn get(&self, id: &str) -> Result<Option<Versioned<T>>, StoreError> {
         self.engine
             .get(T::COLLECTION, id)

@@ -116,6 +116,13 @@ pub struct Alerta {
     /// The id of the rule that opened it; null for one a client raised.
     #[serde(default)]
     pub regra: Option<String>,
+    /// How many times it was opened: 1, and one more at each reopening.
+    #[serde(default = "one")]
+    pub aberturas: u32,
+}
+
+const fn one() -> u32 {
+    1
 }
 
 /// An acknowledgement was asked of an alert that cannot take one.
@@ -153,6 +160,7 @@ impl Alerta {
             reconhecido_em: None,
             silenciado: false,
             regra: None,
+            aberturas: 1,
         })
     }
 
@@ -197,6 +205,7 @@ impl Alerta {
         self.reconhecido = false;
         self.reconhecido_por = None;
         self.reconhecido_em = None;
+        self.aberturas = self.aberturas.saturating_add(1);
         self.atualizado_em = now;
         true
     }
@@ -222,6 +231,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "aberturas",
                 "atualizado_em",
                 "criado_em",
                 "descricao",
@@ -247,14 +257,16 @@ mod tests {
     }
 
     #[test]
-    fn resolving_twice_keeps_the_first_time_and_reopening_clears_it() {
+    fn resolving_twice_keeps_the_first_time_and_reopening_clears_it_and_counts() {
         let mut a = raised();
+        assert_eq!(a.aberturas, 1);
         assert!(a.resolve(Timestamp::from_millis(10)));
         assert!(!a.resolve(Timestamp::from_millis(20)));
         assert_eq!(a.resolvido_em, Some(Timestamp::from_millis(10)));
         assert!(a.reopen(Timestamp::from_millis(30)));
         assert!(!a.resolvido && a.resolvido_em.is_none());
         assert!(!a.reopen(Timestamp::from_millis(40)));
+        assert_eq!(a.aberturas, 2);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod metrica;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod query;
+mod regra;
 mod silencio;
 mod time;
 mod validate;
@@ -31,6 +32,10 @@ pub use id::Id;
 pub use mensagem::{CoordenadasKafka, Mensagem, NovaMensagem, StatusMensagem, TipoMensagem};
 pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS, OWN_METRICS_PREFIX};
 pub use query::{AlertFilter, MessageFilter, MetricQuery, Order, Paging};
+pub use regra::{
+    notification_id, series_hash, Acao, AcaoDevida, Condicao, EstadoRegra, Notificar, NovaRegra,
+    Regra, SerieRegra, Transicao, MAX_RULE_ID_LEN,
+};
 pub use silencio::{Matchers, NovoSilencio, Silencio};
 pub use time::{TimeRange, Timestamp};
 

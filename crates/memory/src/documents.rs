@@ -25,7 +25,7 @@ impl Collections {
     /// The documents of `collection`, with those expired by `now` dropped.
     fn docs(&mut self, collection: Collection, now: i64, ttl_ms: Option<i64>) -> &mut Docs {
         let docs = self.collections.entry(collection).or_default();
-        if let Some(ttl) = ttl_ms {
+        if let Some(ttl) = ttl_ms.filter(|_| !collection.is_lasting()) {
             self.bytes = self
                 .bytes
                 .saturating_sub(docs.expire(now.saturating_sub(ttl)));
@@ -33,20 +33,24 @@ impl Collections {
         docs
     }
 
-    /// When the least recently written document was written, if there is one.
+    /// When the least recently written document that may be evicted was written, if there is
+    /// one (a lasting collection's never are).
     pub(crate) fn oldest(&self) -> Option<i64> {
         self.collections
-            .values()
-            .filter_map(|docs| docs.writes.first().map(|(at, _)| *at))
+            .iter()
+            .filter(|(collection, _)| !collection.is_lasting())
+            .filter_map(|(_, docs)| docs.writes.first().map(|(at, _)| *at))
             .min()
     }
 
-    /// Drops the least recently written document of all; returns whether there was one.
+    /// Drops the least recently written document that may be evicted; returns whether there was
+    /// one.
     pub(crate) fn evict_oldest(&mut self) -> bool {
         let oldest = self
             .collections
-            .values_mut()
-            .filter_map(|docs| docs.writes.first().map(|(at, _)| *at).zip(Some(docs)))
+            .iter_mut()
+            .filter(|(collection, _)| !collection.is_lasting())
+            .filter_map(|(_, docs)| docs.writes.first().map(|(at, _)| *at).zip(Some(docs)))
             .min_by_key(|(at, _)| *at);
         let Some((_, docs)) = oldest else {
             return false;
@@ -126,13 +130,18 @@ impl Docs {
 
     /// Drops the least recently written document; returns the bytes freed.
     fn remove_oldest(&mut self) -> usize {
-        let Some((_, id)) = self.writes.pop_first() else {
-            return 0;
-        };
-        match self.docs.remove(&id) {
+        match self.writes.pop_first() {
+            Some((_, id)) => self.remove(&id),
+            None => 0,
+        }
+    }
+
+    /// Drops a document and its index entries; returns the bytes freed (0: there was none).
+    fn remove(&mut self, id: &str) -> usize {
+        match self.docs.remove(id) {
             Some(doc) => {
-                self.unindex(&id, &doc);
-                doc.bytes(&id)
+                self.unindex(id, &doc);
+                doc.bytes(id)
             }
             None => 0,
         }
@@ -270,6 +279,13 @@ impl DocumentEngine for MemoryEngine {
                 _ => (Replaced::Stale(docs.versioned(id)), 0),
             }),
         )
+    }
+
+    async fn remove(&self, collection: Collection, id: &str) -> Result<bool, StoreError> {
+        Ok(self.with_docs(collection, |docs, _| {
+            let freed = docs.remove(id);
+            (freed > 0, -isize::try_from(freed).unwrap_or(0))
+        }))
     }
 
     async fn get(

@@ -77,7 +77,12 @@ impl RedisEngine {
             doc.id.as_str().into(),
             doc.body.as_str().into(),
             doc.created_ms.into(),
-            self.ttl_ms.into(),
+            if doc.collection.is_lasting() {
+                0
+            } else {
+                self.ttl_ms
+            }
+            .into(),
             Timestamp::now().millis().into(),
             doc.indexes.join("\n").into(),
             keys.index_prefix.as_str().into(),
@@ -169,6 +174,18 @@ impl DocumentEngine for RedisEngine {
         let names = self.document_and_meta(collection, id);
         let reply: Value = self.eval(&self.scripts.cut, names, args).await?;
         replaced(reply, expected, "cut_tail")
+    }
+
+    async fn remove(&self, collection: Collection, id: &str) -> Result<bool, StoreError> {
+        let keys = self.collections.keys(collection);
+        let names = vec![
+            format!("{}{id}", keys.doc_prefix),
+            keys.expiry.clone(),
+            keys.meta.clone(),
+        ];
+        let args: Vec<Value> = vec![id.into(), keys.index_prefix.as_str().into()];
+        let reply: Value = self.eval(&self.scripts.remove, names, args).await?;
+        Ok(matches!(reply, Value::Integer(1)))
     }
 
     async fn get(

@@ -5,13 +5,15 @@
 //! the broker acknowledged it. So a bus failure never loses an event: the next request on that id
 //! publishes what was missed, and deduplication never swallows it.
 
+use std::sync::Arc;
+
 use integra_domain::{AlertEvent, AlertFilter, Alerta, NovoAlerta, Order, Paging, Timestamp};
 use integra_ports::{
     Inserted, Outbound, OwedEvent, Records, Replaced, Revision, StoredAlert, Versioned,
 };
 
 use crate::ledger::Ledger;
-use crate::{topics, Events, Ports, PublishConfig, ServiceError};
+use crate::{topics, Events, Ports, PublishConfig, ServiceError, SilenceService};
 
 /// How many times a change is retried when another writer changed the alert in between.
 const CAS_ATTEMPTS: usize = 8;
@@ -39,6 +41,8 @@ enum Settled {
 /// Stores alerts and publishes their events on `alerts`.
 pub struct AlertService {
     ledger: Ledger<StoredAlert>,
+    /// What marks an alert `silenciado` when it is opened; none: nothing does.
+    silences: Option<Arc<SilenceService>>,
 }
 
 impl AlertService {
@@ -50,7 +54,22 @@ impl AlertService {
     ) -> Self {
         Self {
             ledger: Ledger::new(ports, events, publish),
+            silences: None,
         }
+    }
+
+    /// The same service, marking the alerts it opens while a silence of `silences` matches them.
+    #[must_use]
+    pub fn with_silences(mut self, silences: Arc<SilenceService>) -> Self {
+        self.silences = Some(silences);
+        self
+    }
+
+    /// Whether a silence matches `alerta`, opened at `now`.
+    fn silenced(&self, alerta: &Alerta, now: Timestamp) -> bool {
+        self.silences
+            .as_ref()
+            .is_some_and(|s| s.silences(alerta, now))
     }
 
     /// Raises an alert. The same id while open is deduplicated; while resolved, it reopens.
@@ -60,7 +79,15 @@ impl AlertService {
     /// event; a bus failure (the alert stays stored and a retry publishes the event); a store
     /// failure.
     pub async fn create(&self, input: NovoAlerta) -> Result<(AlertOutcome, Alerta), ServiceError> {
-        let alerta = Alerta::raise(input, Timestamp::now())?;
+        self.open(Alerta::raise(input, Timestamp::now())?).await
+    }
+
+    /// Opens `alerta` as [`AlertService::create`] does: a rule's alert, made by the rule.
+    ///
+    /// # Errors
+    /// As [`AlertService::create`].
+    pub async fn open(&self, mut alerta: Alerta) -> Result<(AlertOutcome, Alerta), ServiceError> {
+        alerta.silenciado = self.silenced(&alerta, alerta.criado_em);
         let stored = owing(alerta, AlertEvent::Criado);
         let mut current = match self.ledger.insert(&stored).await? {
             Inserted::Created => {
@@ -95,9 +122,11 @@ impl AlertService {
                 }
             };
             let mut alerta = record.alerta;
-            if !alerta.reopen(Timestamp::now()) {
+            let now = Timestamp::now();
+            if !alerta.reopen(now) {
                 return Ok((AlertOutcome::Existing, alerta));
             }
+            alerta.silenciado = self.silenced(&alerta, now);
             let reopened = owing(alerta, AlertEvent::Reaberto);
             match self.ledger.replace(&reopened, revision).await? {
                 Replaced::Done(revision) => {
@@ -226,15 +255,19 @@ impl AlertService {
         };
         let event = owed.event.about(&alert.alerta);
         let json = event.to_json();
+        let mut headers = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("evento".to_owned(), event.name().to_owned()),
+            ("id".to_owned(), alert.alerta.id.to_string()),
+        ];
+        if alert.alerta.silenciado {
+            headers.push(("silenciado".to_owned(), "true".to_owned()));
+        }
         let record = Outbound {
             topic: topics::ALERTS.to_owned(),
             key: alert.alerta.id.to_string(),
             payload: json.clone().into_bytes(),
-            headers: vec![
-                ("content-type".to_owned(), "application/json".to_owned()),
-                ("evento".to_owned(), event.name().to_owned()),
-                ("id".to_owned(), alert.alerta.id.to_string()),
-            ],
+            headers,
         };
         match self.ledger.publish(&record).await {
             Ok(_) => {

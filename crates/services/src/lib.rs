@@ -1,5 +1,5 @@
-//! The Integra services: [`MessageService`], [`MetricsService`], [`AlertService`], the WebSocket
-//! [`Hub`] and the readiness [`Health`]. Each holds the part of the ports it uses and carries
+//! The Integra services: [`MessageService`], [`MetricsService`], [`AlertService`] with its
+//! [`SilenceService`] and [`RuleService`], the WebSocket [`Hub`] and the readiness [`Health`]. Each holds the part of the ports it uses and carries
 //! every rule of the contract that is not a transport's concern; none knows HTTP or WebSocket.
 //!
 //! Embedding them on the in-process backends takes a few lines; see `examples/embed.rs`.
@@ -14,6 +14,8 @@ mod messages;
 mod metrics;
 mod ports;
 mod publish;
+mod rules;
+mod silences;
 #[cfg(test)]
 mod test_support;
 pub mod topics;
@@ -29,3 +31,5 @@ pub use messages::{MessageService, Sent};
 pub use metrics::{MetricsConfig, MetricsService, MAX_BATCH};
 pub use ports::Ports;
 pub use publish::PublishConfig;
+pub use rules::{RuleService, RulesConfig, MAX_RULES};
+pub use silences::{SilenceService, MAX_SILENCES};

@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use integra_domain::{MetricQuery, Metrica, NovaMetrica, Timestamp, TipoMetrica, ValidationError};
 use integra_ports::{SeriesLimits, SeriesStore};
 
-use crate::{Ports, ServiceError};
+use crate::{Ports, RuleService, ServiceError};
 
 /// Most samples in one request.
 pub const MAX_BATCH: usize = 1000;
@@ -46,6 +48,8 @@ struct Refused {
 pub struct MetricsService {
     ports: Ports<dyn SeriesStore>,
     limits: SeriesLimits,
+    /// Where stored samples go to be evaluated; none: no rules.
+    rules: Option<Arc<RuleService>>,
 }
 
 impl MetricsService {
@@ -57,7 +61,18 @@ impl MetricsService {
             max_samples_per_series: config.max_samples_per_series,
             retention_ms: i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX),
         };
-        Self { ports, limits }
+        Self {
+            ports,
+            limits,
+            rules: None,
+        }
+    }
+
+    /// The same service, handing every stored sample to `rules`.
+    #[must_use]
+    pub fn with_rules(mut self, rules: Arc<RuleService>) -> Self {
+        self.rules = Some(rules);
+        self
     }
 
     /// Records one sample.
@@ -119,6 +134,9 @@ impl MetricsService {
         }
         for sample in samples {
             self.ports.metrics.record(sample);
+        }
+        if let Some(rules) = &self.rules {
+            rules.observe(samples);
         }
         Ok(Ok(()))
     }

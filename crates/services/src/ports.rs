@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integra_domain::{CoordenadasKafka, Mensagem, TimeRange};
+use integra_domain::{CoordenadasKafka, Mensagem, Regra, Silencio, TimeRange};
 use integra_ports::{
     Bus, BusError, ChannelStore, MetricSink, Outbound, PresenceStore, Records, SeriesStore, Store,
     StoreError, StoredAlert,
@@ -124,6 +124,16 @@ impl Ports<dyn Store> {
     /// The ports of the alert service.
     pub fn alerts(&self) -> Ports<dyn Records<StoredAlert>> {
         self.with(Arc::clone(&self.store) as Arc<dyn Records<StoredAlert>>)
+    }
+
+    /// The ports of the silence service.
+    pub fn silences(&self) -> Ports<dyn Records<Silencio>> {
+        self.with(Arc::clone(&self.store) as Arc<dyn Records<Silencio>>)
+    }
+
+    /// The ports of the rule service.
+    pub fn rules(&self) -> Ports<dyn Records<Regra>> {
+        self.with(Arc::clone(&self.store) as Arc<dyn Records<Regra>>)
     }
 
     /// The ports of the metrics service.

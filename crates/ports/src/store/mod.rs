@@ -1,6 +1,6 @@
 //! The Store port: where Integra keeps its state, in the domain's words. It is composed of typed
 //! parts, so that each service depends on the part it uses and is tested against a mock of it:
-//! [`Records`] of messages and of alerts, metric [`SeriesStore`], connection [`PresenceStore`],
+//! [`Records`] of messages, alerts, silences and rules, metric [`SeriesStore`], connection [`PresenceStore`],
 //! [`ChannelStore`] history.
 //!
 //! How a store lays these out (keys, indexes, encodings) is its own business: no part of the port
@@ -12,7 +12,7 @@ mod records;
 mod series;
 
 use async_trait::async_trait;
-use integra_domain::Mensagem;
+use integra_domain::{Mensagem, Regra, Silencio};
 
 pub use channels::{ChannelStore, Historico, HistoryLimits};
 pub use presence::PresenceStore;
@@ -46,11 +46,20 @@ pub enum StoreError {
 /// Where Integra keeps its state: every part, and a health check.
 ///
 /// Every operation is atomic, and none scans the whole store: the cost of a list grows with
-/// `skip + limit`, not with the number of records. Records expire after their last
+/// `skip + limit`, not with the number of records. Messages and alerts expire after their last
 /// write (the adapter's configuration); an expired record is gone from every read and list.
+/// Silences and rules stay until removed.
 #[async_trait]
 pub trait Store:
-    Records<Mensagem> + Records<StoredAlert> + SeriesStore + PresenceStore + ChannelStore + Send + Sync
+    Records<Mensagem>
+    + Records<StoredAlert>
+    + Records<Silencio>
+    + Records<Regra>
+    + SeriesStore
+    + PresenceStore
+    + ChannelStore
+    + Send
+    + Sync
 {
     /// Checks that the store answers.
     ///

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use integra_domain::{
-    AlertEvent, AlertFilter, Alerta, Id, Mensagem, MessageFilter, Order, Paging, Timestamp,
+    AlertEvent, AlertFilter, Alerta, Id, Mensagem, MessageFilter, Order, Paging, Regra, Silencio,
+    Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,24 @@ pub trait Record: Clone + Send + Sync + 'static {
 
 impl Record for Mensagem {
     type Filter = MessageFilter;
+
+    fn id(&self) -> &Id {
+        &self.id
+    }
+}
+
+impl Record for Silencio {
+    /// Silences are few: they are listed whole and filtered by the service.
+    type Filter = ();
+
+    fn id(&self) -> &Id {
+        &self.id
+    }
+}
+
+impl Record for Regra {
+    /// Rules are few: they are listed whole.
+    type Filter = ();
 
     fn id(&self) -> &Id {
         &self.id
@@ -123,6 +142,12 @@ pub trait Records<T: Record>: Send + Sync {
     /// # Errors
     /// [`StoreError`] when the store fails; a changed record is [`Replaced::Stale`].
     async fn settle(&self, id: &str, expected: Revision) -> Result<Replaced<T>, StoreError>;
+
+    /// Removes a record; returns whether there was one.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn remove(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Reads one record.
     ///

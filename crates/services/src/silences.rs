@@ -1,0 +1,206 @@
+//! SilenceService: create, list, get and end silences, and tell the alert service whether an
+//! alert being opened is silenced.
+//!
+//! Opening an alert asks the silences in force from memory, never from the store: a copy of them,
+//! read again every [`REFRESH`] by a background task and at once after a change made here. A
+//! silence made on another instance therefore applies here within [`REFRESH`].
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use integra_domain::{Alerta, NovoSilencio, Order, Paging, Silencio, Timestamp};
+use integra_ports::{Inserted, Records, Replaced, Versioned};
+
+use crate::{Ports, ServiceError};
+
+/// Most silences kept, in force or ended.
+pub const MAX_SILENCES: usize = 1000;
+
+/// How long an ended silence is kept (it shows in `GET /silences?ativo=false`) before it is removed.
+pub const KEPT_AFTER_END: Duration = Duration::from_secs(86_400);
+
+/// How often every instance reads the silences again.
+pub const REFRESH: Duration = Duration::from_millis(250);
+
+/// How many times an end is retried when another writer changed the silence in between.
+const CAS_ATTEMPTS: usize = 8;
+
+/// Silences: kept in the store, consulted from memory.
+pub struct SilenceService {
+    ports: Ports<dyn Records<Silencio>>,
+    /// Every silence, as last read.
+    known: RwLock<Arc<Vec<Silencio>>>,
+}
+
+impl SilenceService {
+    /// The service over these ports. Call [`SilenceService::spawn_refresher`] to follow
+    /// silences made on other instances.
+    pub fn new(ports: Ports<dyn Records<Silencio>>) -> Self {
+        Self {
+            ports,
+            known: RwLock::new(Arc::new(Vec::new())),
+        }
+    }
+
+    /// Whether a silence in force at `now` matches `alerta`.
+    pub fn silences(&self, alerta: &Alerta, now: Timestamp) -> bool {
+        self.known
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|s| s.silences(alerta, now))
+    }
+
+    /// Makes a silence. The same id again with the same matchers and end answers the stored one
+    /// (`false`: not made now).
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`]; [`ServiceError::Conflict`] for an id taken by another silence;
+    /// [`ServiceError::Overloaded`] at [`MAX_SILENCES`]; a store failure.
+    pub async fn create(&self, input: NovoSilencio) -> Result<(bool, Silencio), ServiceError> {
+        let silence = Silencio::create(input, Timestamp::now())?;
+        if self.all().await?.len() >= MAX_SILENCES {
+            return Err(ServiceError::Overloaded(format!(
+                "{MAX_SILENCES} silences are kept already; end or wait for some to go"
+            )));
+        }
+        let inserted = self
+            .ports
+            .store
+            .insert(&silence)
+            .await
+            .map_err(self.ports.store_failed("insert"))?;
+        match inserted {
+            Inserted::Created => {
+                self.refresh().await?;
+                Ok((true, silence))
+            }
+            Inserted::Exists(Versioned { record, .. })
+                if record.matchers == silence.matchers && record.fim == silence.fim =>
+            {
+                Ok((false, record))
+            }
+            Inserted::Exists(_) => Err(ServiceError::Conflict(format!(
+                "silence {} exists with other matchers or another end",
+                silence.id
+            ))),
+        }
+    }
+
+    /// Reads one silence.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], or a store failure.
+    pub async fn get(&self, id: &str) -> Result<Silencio, ServiceError> {
+        Ok(self.fetch(id).await?.record)
+    }
+
+    /// The silences, newest first: those in force (`Some(true)`), those not (`Some(false)`: ended
+    /// or not begun), or all.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn list(&self, ativo: Option<bool>) -> Result<Vec<Silencio>, ServiceError> {
+        let now = Timestamp::now();
+        let mut listed = self.all().await?;
+        listed.retain(|s| ativo.is_none_or(|a| s.active(now) == a));
+        listed.reverse();
+        Ok(listed)
+    }
+
+    /// Ends a silence now; it is kept, ended. Ending an ended one changes nothing.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`]; [`ServiceError::Conflict`] when it changes too often; a store
+    /// failure.
+    pub async fn end(&self, id: &str) -> Result<Silencio, ServiceError> {
+        let mut current = self.fetch(id).await?;
+        for _ in 0..CAS_ATTEMPTS {
+            let Versioned {
+                revision,
+                mut record,
+            } = current;
+            if !record.end(Timestamp::now()) {
+                return Ok(record);
+            }
+            let replaced = self
+                .ports
+                .store
+                .replace(&record, revision)
+                .await
+                .map_err(self.ports.store_failed("replace"))?;
+            match replaced {
+                Replaced::Done(_) => {
+                    self.refresh().await?;
+                    return Ok(record);
+                }
+                Replaced::Stale(Some(v)) => current = v,
+                Replaced::Stale(None) => {
+                    return Err(ServiceError::NotFound(format!("silence {id}")))
+                }
+            }
+        }
+        Err(ServiceError::Conflict(format!(
+            "silence {id} is changing too often; retry"
+        )))
+    }
+
+    /// Reads the silences again: removes those ended more than [`KEPT_AFTER_END`] ago and keeps
+    /// the rest in memory.
+    ///
+    /// # Errors
+    /// A store failure; what was known stays known.
+    pub async fn refresh(&self) -> Result<(), ServiceError> {
+        let now = Timestamp::now();
+        let kept_ms = i64::try_from(KEPT_AFTER_END.as_millis()).unwrap_or(i64::MAX);
+        let mut all = self.all().await?;
+        let (gone, kept): (Vec<_>, Vec<_>) = all
+            .drain(..)
+            .partition(|s| s.fim.millis().saturating_add(kept_ms) <= now.millis());
+        for silence in gone {
+            self.ports
+                .store
+                .remove(silence.id.as_str())
+                .await
+                .map_err(self.ports.store_failed("remove"))?;
+        }
+        *self.known.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(kept);
+        Ok(())
+    }
+
+    /// Refreshes every [`REFRESH`] until the handle is aborted.
+    pub fn spawn_refresher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REFRESH);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = service.refresh().await {
+                    tracing::debug!(error = %e, "silences not refreshed; the last ones read stay");
+                }
+            }
+        })
+    }
+
+    /// Every silence, oldest first.
+    async fn all(&self) -> Result<Vec<Silencio>, ServiceError> {
+        let page = Paging::new(0, MAX_SILENCES)?;
+        let listed = self
+            .ports
+            .store
+            .list(&(), page, Order::OldestFirst)
+            .await
+            .map_err(self.ports.store_failed("list"))?;
+        Ok(listed.into_iter().map(|v| v.record).collect())
+    }
+
+    async fn fetch(&self, id: &str) -> Result<Versioned<Silencio>, ServiceError> {
+        self.ports
+            .store
+            .get(id)
+            .await
+            .map_err(self.ports.store_failed("get"))?
+            .ok_or_else(|| ServiceError::NotFound(format!("silence {id}")))
+    }
+}
