@@ -15,5 +15,6 @@ mod messages;
 mod metrics;
 mod operations;
 mod redis;
+mod rules;
 mod secured;
 mod websocket;

@@ -14,7 +14,7 @@ pub use integra_kafka::{SaslMechanism, SecurityProtocol};
 use integra_ports::{HistoryLimits, Secret};
 pub use integra_redis::RedisMode;
 use integra_redis::{ConnectError, RedisConfig};
-use integra_services::{ChannelsConfig, HubConfig, MetricsConfig, PublishConfig};
+use integra_services::{ChannelsConfig, HubConfig, MetricsConfig, PublishConfig, RulesConfig};
 use serde::Deserialize;
 
 /// The embedded default configuration, the same file that ships as `config/default.toml`.
@@ -52,6 +52,8 @@ pub struct Settings {
     pub ws: WsSettings,
     /// `[channels]`
     pub channels: ChannelsSettings,
+    /// `[rules]`
+    pub rules: RulesSettings,
     /// `[auth]`
     pub auth: AuthSettings,
     /// `[log]`
@@ -188,6 +190,28 @@ pub struct ChannelsSettings {
     pub max_per_connection: usize,
 }
 
+/// `[rules]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSettings {
+    /// Each instance evaluates every rule at least this often (ms), for the `por_segundos`
+    /// windows; samples are evaluated as they arrive besides.
+    pub interval_ms: u64,
+    /// An opening or resolution decided by an instance that has not done it within this (ms) is
+    /// taken over by another (a crash, a bus failure).
+    pub lease_ms: u64,
+}
+
+impl RulesSettings {
+    /// The rule service's configuration.
+    pub fn config(&self) -> RulesConfig {
+        RulesConfig {
+            interval: Duration::from_millis(self.interval_ms),
+            lease: Duration::from_millis(self.lease_ms),
+        }
+    }
+}
+
 /// Most publications a channel's history may be set to keep.
 const MAX_HISTORY_SIZE: usize = 1_000_000;
 
@@ -276,7 +300,9 @@ impl Settings {
                 &format!("`{}` is not a host:port to listen on", self.server.bind),
             );
         }
-        let positive: [(&'static str, u64); 18] = [
+        let positive: [(&'static str, u64); 20] = [
+            ("rules.interval_ms", self.rules.interval_ms),
+            ("rules.lease_ms", self.rules.lease_ms),
             ("channels.history_size", self.channels.history_size as u64),
             ("channels.history_ttl_secs", self.channels.history_ttl_secs),
             (

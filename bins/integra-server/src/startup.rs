@@ -14,9 +14,7 @@ use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
 use integra_ports::{Bus, MetricSink, Store};
 use integra_prometheus::PrometheusSink;
 use integra_redis::{RedisEngine, RedisStore};
-use integra_services::{
-    AlertService, CloseReason, Health, Hub, HubTasks, MessageService, MetricsService, Ports,
-};
+use integra_services::{CloseReason, Health, Hub, HubTasks, Ports, Services};
 
 use crate::settings::{BusBackend, Settings, SettingsError, StoreBackend};
 
@@ -79,7 +77,8 @@ pub struct Application {
     address: SocketAddr,
     hub: Hub,
     _hub_tasks: HubTasks,
-    redriver: tokio::task::JoinHandle<()>,
+    /// The services' tasks: redrive, silences, rules.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 async fn store(
@@ -169,21 +168,22 @@ impl Application {
         if !hub.wait_subscribed(publish.timeout).await {
             tracing::warn!("the WebSocket fan-out subscription is not live yet; serving anyway");
         }
-        let messages = Arc::new(MessageService::new(
-            ports.messages(),
-            events.clone(),
+        let services = Services::new(
+            &ports,
+            &events,
             publish,
-        ));
-        let redriver = messages.spawn_redriver(
+            settings.metrics.limits(),
+            settings.rules.config(),
+        );
+        let background = services.spawn_tasks(
             (publish.timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
         );
         let state = web::Data::new(AppState {
-            messages,
-            metrics: Arc::new(MetricsService::new(
-                ports.series(),
-                settings.metrics.limits(),
-            )),
-            alerts: Arc::new(AlertService::new(ports.alerts(), events, publish)),
+            messages: services.messages,
+            metrics: services.metrics,
+            alerts: services.alerts,
+            silences: services.silences,
+            rules: services.rules,
             health: Arc::new(Health::new(
                 Arc::clone(&ports.store),
                 Arc::clone(&ports.bus),
@@ -246,7 +246,7 @@ impl Application {
             address,
             hub,
             _hub_tasks: hub_tasks,
-            redriver,
+            background,
         })
     }
 
@@ -275,10 +275,12 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + 'static) -> std::io::Result<()> {
         let handle = self.server.handle();
         let hub = self.hub.clone();
-        let redriver = self.redriver;
+        let background = self.background;
         actix_web::rt::spawn(async move {
             stop.await;
-            redriver.abort();
+            for task in &background {
+                task.abort();
+            }
             hub.close_all(CloseReason::GoingAway);
             handle.stop(true).await;
         });

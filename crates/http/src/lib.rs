@@ -29,7 +29,9 @@ use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
-use integra_services::{AlertService, Health, Hub, MessageService, MetricsService};
+use integra_services::{
+    AlertService, Health, Hub, MessageService, MetricsService, RuleService, SilenceService,
+};
 
 pub use error::{ApiError, Problem};
 pub use extract::JsonBody;
@@ -82,6 +84,10 @@ pub struct AppState {
     pub metrics: Arc<MetricsService>,
     /// Alerts.
     pub alerts: Arc<AlertService>,
+    /// Silences.
+    pub silences: Arc<SilenceService>,
+    /// Rules.
+    pub rules: Arc<RuleService>,
     /// The WebSocket hub.
     pub hub: Hub,
     /// The readiness checks.
@@ -114,7 +120,7 @@ mod tests {
     use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
     use integra_ports::Store;
     use integra_prometheus::PrometheusSink;
-    use integra_services::{HubConfig, MetricsConfig, Ports, PublishConfig};
+    use integra_services::{HubConfig, MetricsConfig, Ports, PublishConfig, RulesConfig, Services};
     use utoipa::OpenApi;
 
     use super::*;
@@ -127,18 +133,19 @@ mod tests {
             Arc::new(PrometheusSink::new()),
         );
         let (hub, events) = Hub::new(ports.presence(), ports.channels(), HubConfig::default());
-        let publish = PublishConfig::default();
+        let services = Services::new(
+            &ports,
+            &events,
+            PublishConfig::default(),
+            MetricsConfig::default(),
+            RulesConfig::default(),
+        );
         web::Data::new(AppState {
-            messages: Arc::new(MessageService::new(
-                ports.messages(),
-                events.clone(),
-                publish,
-            )),
-            metrics: Arc::new(MetricsService::new(
-                ports.series(),
-                MetricsConfig::default(),
-            )),
-            alerts: Arc::new(AlertService::new(ports.alerts(), events, publish)),
+            messages: services.messages,
+            metrics: services.metrics,
+            alerts: services.alerts,
+            silences: services.silences,
+            rules: services.rules,
             health: Arc::new(Health::new(
                 Arc::clone(&ports.store),
                 Arc::clone(&ports.bus),
@@ -160,13 +167,18 @@ mod tests {
                 .replace("{id}", "x")
                 .replace("{conexao_id}", "x")
                 .replace("{canal}", "x");
-            let methods = [("get", item.get.is_some()), ("post", item.post.is_some())];
+            let methods = [
+                ("get", item.get.is_some()),
+                ("post", item.post.is_some()),
+                ("delete", item.delete.is_some()),
+            ];
             for (method, present) in methods {
                 if !present {
                     continue;
                 }
                 let req = match method {
                     "get" => test::TestRequest::get(),
+                    "delete" => test::TestRequest::delete(),
                     _ => test::TestRequest::post(),
                 };
                 let res = test::call_service(&app, req.uri(&concrete).to_request()).await;
@@ -187,7 +199,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(checked, 21);
+        assert_eq!(checked, 29);
     }
 
     #[actix_rt::test]

@@ -2,8 +2,9 @@
 
 use actix_web::{get, web, HttpResponse};
 use integra_domain::{
-    Alerta, Canal, CoordenadasKafka, Mensagem, Metrica, NovaMensagem, NovaMetrica, NovoAlerta,
-    Publicacao, Severidade, StatusMensagem, TipoMensagem, TipoMetrica,
+    Acao, AcaoDevida, Alerta, Canal, Condicao, CoordenadasKafka, EstadoRegra, Matchers, Mensagem,
+    Metrica, Notificar, NovaMensagem, NovaMetrica, NovaRegra, NovoAlerta, NovoSilencio, Publicacao,
+    Regra, SerieRegra, Severidade, Silencio, StatusMensagem, TipoMensagem, TipoMetrica,
 };
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -19,6 +20,8 @@ use crate::{AppState, Problem};
         routes::send_message, routes::get_message, routes::list_messages,
         routes::record_metrics, routes::query_metrics, routes::prometheus_exposition,
         routes::create_alert, routes::resolve_alert, routes::acknowledge_alert, routes::get_alert, routes::list_alerts,
+        routes::create_silence, routes::list_silences, routes::get_silence, routes::end_silence,
+        routes::create_rule, routes::list_rules, routes::get_rule, routes::delete_rule,
         routes::broadcast, routes::send_personal, routes::upgrade,
         routes::publish, routes::history, routes::channel, routes::events,
         routes::healthz, routes::readyz, openapi_json,
@@ -26,13 +29,16 @@ use crate::{AppState, Problem};
     components(schemas(
         Problem, Mensagem, NovaMensagem, TipoMensagem, StatusMensagem, CoordenadasKafka,
         Metrica, NovaMetrica, TipoMetrica, Alerta, NovoAlerta, Severidade, Canal, Publicacao,
+        Silencio, NovoSilencio, Matchers, Regra, NovaRegra, Condicao, Notificar, EstadoRegra,
+        SerieRegra, Acao, AcaoDevida,
     )),
     modifiers(&Auth),
     security(("api_key" = [])),
     tags(
         (name = "messages", description = "Published exactly once to `messages.{tipo}`"),
         (name = "metrics", description = "Prometheus and a time series"),
-        (name = "alerts", description = "Deduplicated, with events on `alerts`"),
+        (name = "alerts", description = "Deduplicated, with events on `alerts`; acknowledged; silenced"),
+        (name = "rules", description = "Metric series that open and resolve alerts, and notify"),
         (name = "websocket", description = "Fan-out across every instance"),
         (name = "channels", description = "Numbered publications with a history, over WebSocket and SSE"),
         (name = "operations", description = "Probes and this document"),

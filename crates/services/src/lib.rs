@@ -19,6 +19,7 @@ mod silences;
 #[cfg(test)]
 mod test_support;
 pub mod topics;
+mod wiring;
 
 pub use alerts::{AlertOutcome, AlertService};
 pub use error::ServiceError;
@@ -33,3 +34,4 @@ pub use ports::Ports;
 pub use publish::PublishConfig;
 pub use rules::{RuleService, RulesConfig, MAX_RULES};
 pub use silences::{SilenceService, MAX_SILENCES};
+pub use wiring::Services;

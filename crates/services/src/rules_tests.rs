@@ -9,44 +9,16 @@ use integra_ports::{MockRecords, MockSeriesStore, Store, StoreError};
 
 use super::*;
 use crate::test_support::{memory_with_bus, mocked, FakeBus};
-use crate::{Events, MetricsConfig, MetricsService, PublishConfig, SilenceService};
+use crate::{Events, MetricsConfig, PublishConfig, Services};
 
-/// The services an instance wires around its rules, over one store and one bus.
-struct Instance {
-    rules: Arc<RuleService>,
-    metrics: MetricsService,
-    alerts: Arc<AlertService>,
-    silences: Arc<SilenceService>,
-}
-
-fn instance(ports: &Ports<dyn Store>, lease: Duration) -> Instance {
+fn instance(ports: &Ports<dyn Store>, lease: Duration) -> Services {
     let (events, _) = Events::channel(256);
     let publish = PublishConfig::with_timeout(Duration::from_millis(300));
-    let silences = Arc::new(SilenceService::new(ports.silences()));
-    let alerts = Arc::new(
-        AlertService::new(ports.alerts(), events.clone(), publish)
-            .with_silences(Arc::clone(&silences)),
-    );
-    let messages = Arc::new(MessageService::new(ports.messages(), events, publish));
     let config = RulesConfig {
         interval: Duration::from_secs(1),
         lease,
     };
-    let rules = Arc::new(RuleService::new(
-        ports.rules(),
-        Arc::clone(&ports.store) as Arc<dyn SeriesStore>,
-        Arc::clone(&alerts),
-        messages,
-        config,
-    ));
-    let metrics = MetricsService::new(ports.series(), MetricsConfig::default())
-        .with_rules(Arc::clone(&rules));
-    Instance {
-        rules,
-        metrics,
-        alerts,
-        silences,
-    }
+    Services::new(ports, &events, publish, MetricsConfig::default(), config)
 }
 
 fn rule(por_segundos: u64) -> NovaRegra {

@@ -87,6 +87,12 @@ pub async fn post(url: &str, body: &Value) -> Reply {
     read(sent.unwrap_or_else(|e| panic!("POST {url}: {e:?}"))).await
 }
 
+/// DELETE `url`.
+pub async fn delete(url: &str) -> Reply {
+    let sent = client().delete(url).send().await;
+    read(sent.unwrap_or_else(|e| panic!("DELETE {url}: {e:?}"))).await
+}
+
 /// POST a raw body with a content type (or none) and extra headers.
 pub async fn post_raw(
     url: &str,

@@ -15,7 +15,7 @@ pub use daemons::{
     durable_tansu_binary, free_port, shared_brokers, shared_redis_url, tansu_binary, tls_file,
     unique_prefix, Daemon,
 };
-pub use http::{client, get, get_with, post, post_raw, Reply};
+pub use http::{client, delete, get, get_with, post, post_raw, Reply};
 pub use raw_ws::RawWs;
 pub use sse::{SseClient, SseEvent};
 pub use topics::{read_topic, TopicRecord};

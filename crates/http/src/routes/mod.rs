@@ -5,6 +5,8 @@ mod channels;
 mod messages;
 mod metrics;
 mod ops;
+mod rules;
+mod silences;
 mod ws;
 
 use actix_web::web;
@@ -17,6 +19,8 @@ pub(crate) use channels::*;
 pub(crate) use messages::*;
 pub(crate) use metrics::*;
 pub(crate) use ops::*;
+pub(crate) use rules::*;
+pub(crate) use silences::*;
 pub(crate) use ws::*;
 
 /// Registers every route.
@@ -32,6 +36,14 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(acknowledge_alert)
         .service(get_alert)
         .service(list_alerts)
+        .service(create_silence)
+        .service(list_silences)
+        .service(get_silence)
+        .service(end_silence)
+        .service(create_rule)
+        .service(list_rules)
+        .service(get_rule)
+        .service(delete_rule)
         .service(upgrade)
         .service(broadcast)
         .service(send_personal)
