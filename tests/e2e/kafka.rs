@@ -240,3 +240,84 @@ async fn a_broker_that_stops_answering_gives_502_and_erro_then_a_resend_succeeds
     assert_eq!(resent.json["status"], "CONCLUIDA");
     assert!(resent.json["tentativas"].as_u64().unwrap() >= 2);
 }
+
+/// The keys of every record that arrives on `subscription` within `quiet` of the one before.
+async fn keys_until_quiet(
+    subscription: &mut integra_ports::Subscription,
+    quiet: Duration,
+) -> Vec<(String, serde_json::Value)> {
+    let mut records = Vec::new();
+    while let Ok(Some(record)) = actix_rt::time::timeout(quiet, subscription.next()).await {
+        let value = serde_json::from_slice(&record.payload).unwrap_or_default();
+        records.push((record.key.unwrap_or_default(), value));
+    }
+    records
+}
+
+#[actix_rt::test]
+async fn two_instances_evaluating_one_rule_open_and_resolve_its_alert_once_each_notified_once() {
+    use crate::rules::{alert_of, alert_until, rule, sample};
+    let prefix = unique_prefix();
+    let (a, b) = (
+        start(&shared_brokers(), &prefix).await,
+        start(&shared_brokers(), &prefix).await,
+    );
+    let mut alerts = subscribe(&prefix, "alerts").await;
+    let mut webhooks = subscribe(&prefix, "messages.webhook").await;
+    let mut body = rule("duas", "fila_duas");
+    body["por_segundos"] = json!(1);
+    assert_eq!(post(&a.url("/rules"), &body).await.status, 201);
+    assert_eq!(
+        post(&a.url("/rules"), &rule("quieta", "fila_quieta"))
+            .await
+            .status,
+        201
+    );
+    let silence = json!({"matchers": {"origem": "regra:quieta"}, "fim": "2999-01-01T00:00:00Z"});
+    assert_eq!(post(&a.url("/silences"), &silence).await.status, 201);
+    // Instance B learns the rules at its next round, and the silence at its next reading.
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+
+    // Samples of one series cross the threshold on both instances, alternately.
+    for (server, valor) in [(&a, 150.0), (&b, 160.0), (&a, 170.0), (&b, 180.0)] {
+        sample(server, "fila_duas", valor).await;
+    }
+    let id = alert_of(&b, "duas").await;
+    let opened = alert_until(&b, &id, false).await;
+    assert_eq!(opened["regra"], "duas");
+    sample(&b, "fila_duas", 190.0).await;
+    // Both drop back.
+    sample(&a, "fila_duas", 10.0).await;
+    sample(&b, "fila_duas", 5.0).await;
+    alert_until(&a, &id, true).await;
+    // The silenced rule's alert opens on B's samples, silenced.
+    sample(&b, "fila_quieta", 150.0).await;
+    let quiet = alert_of(&b, "quieta").await;
+    assert_eq!(alert_until(&a, &quiet, false).await["silenciado"], true);
+
+    let events: Vec<String> = keys_until_quiet(&mut alerts, Duration::from_secs(4))
+        .await
+        .into_iter()
+        .map(|(key, value)| format!("{key} {}", value["evento"].as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            format!("{id} alerta.criado"),
+            format!("{id} alerta.resolvido"),
+            format!("{quiet} alerta.criado")
+        ]
+    );
+    let notified: Vec<String> = keys_until_quiet(&mut webhooks, Duration::from_secs(2))
+        .await
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(
+        notified,
+        [
+            format!("alerta:{id}:criado:1"),
+            format!("alerta:{id}:resolvido:1")
+        ]
+    );
+}

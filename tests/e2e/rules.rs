@@ -7,7 +7,7 @@ use integra_tests::{delete, eventually, get, post, spawn_app, TestApp, WsClient}
 use serde_json::{json, Value};
 
 /// A rule over `metrica` that opens an alert at once above 100, notified to one webhook.
-fn rule(id: &str, metrica: &str) -> Value {
+pub(crate) fn rule(id: &str, metrica: &str) -> Value {
     json!({
         "id": id, "metrica": metrica, "labels": {"fila": "pedidos"},
         "condicao": ">", "limite": 100, "por_segundos": 0,
@@ -16,7 +16,7 @@ fn rule(id: &str, metrica: &str) -> Value {
     })
 }
 
-async fn sample(s: &TestApp, metrica: &str, valor: f64) {
+pub(crate) async fn sample(s: &TestApp, metrica: &str, valor: f64) {
     let r = post(
         &s.url("/metrics"),
         &json!({"nome": metrica, "valor": valor, "labels": {"fila": "pedidos", "zona": "z1"}}),
