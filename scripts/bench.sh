@@ -6,6 +6,8 @@
 #          then the same server with one backend at a time, with the CPU each process spent;
 #   metrics POST /metrics on Redis (embedded bus), batches of 100 samples over 20 names and of
 #          one name; with COMPARE_BIN=path, another build measured in the same run;
+#   rules  POST /metrics as above, with and without 100 rules over the pushed names, interleaved
+#          rounds on one server, the embedded store and Redis: the ratio of medians;
 #   peers  Integra beside the programs its users would otherwise run (Debian's Alertmanager and
 #          Pushgateway, installed here): PEER_ROUNDS (3) interleaved rounds of PEER_SECONDS (10) s
 #          per subject, medians, ratios, server CPU per operation from /proc;
@@ -16,7 +18,7 @@
 #          backends and on Redis + Kafka: 1,000 subscribers of one channel and publications at full
 #          speed (deliveries/s, latency, server CPU per delivery), 10,000 missed publications
 #          recovered by one subscriber, the server memory of 2,000 more connections.
-# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http|metrics|peers|samples|channels]...
+# Prints markdown; BENCHMARKS.md records a run. Usage: scripts/bench.sh [store|bus|http|metrics|rules|peers|samples|channels]...
 # SERVER_BIN=path measures another build of integra-server (an older commit's, to compare).
 #
 # Every measured server gets fresh dependencies: a Tansu of its own on BENCH_KAFKA_PORT (19092),
@@ -141,18 +143,25 @@ run_server() {
   cd "$(dirname "$bin")/../.." && exec "$bin"
 }
 
-# server_run name store bus seconds [path]: starts the server on fresh dependencies, warms it up,
-# measures it (POST path, /messages by default, with $WRK_SCRIPT), stops it.
-server_run() {
-  local name=$1 store=$2 bus=$3 seconds=$4 path=${5:-/messages} pid
+# server_start store bus: starts the server on fresh dependencies on 127.0.0.1:18080, ready; its
+# pid in SERVER_PID.
+server_start() {
+  local store=$1 bus=$2
   fresh_dependencies
   [ "$bus" = kafka ] || stop_broker
   INTEGRA__SERVER__BIND=127.0.0.1:18080 INTEGRA__LOG__LEVEL=warn \
   INTEGRA__STORE__BACKEND=$store INTEGRA__STORE__URL=$REDIS_URL \
   INTEGRA__BUS__BACKEND=$bus INTEGRA__BUS__BROKERS=127.0.0.1:$KAFKA_PORT \
-    run_server >/dev/null & pid=$!
+    run_server >/dev/null & SERVER_PID=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done
   curl -fs http://127.0.0.1:18080/readyz >/dev/null
+}
+
+# server_run name store bus seconds [path]: starts the server on fresh dependencies, warms it up,
+# measures it (POST path, /messages by default, with $WRK_SCRIPT), stops it.
+server_run() {
+  local name=$1 store=$2 bus=$3 seconds=$4 path=${5:-/messages} pid
+  server_start "$store" "$bus"; pid=$SERVER_PID
   run_wrk "$WRK_SCRIPT" "http://127.0.0.1:18080$path" -t2 -c"$CONNECTIONS" -d3s >/dev/null
   wrk_run "$name" "http://127.0.0.1:18080$path" "$seconds" "$pid"
   if [ "$store" = redis ] && [ "$bus" = kafka ]; then
@@ -211,6 +220,61 @@ bench_metrics() {
   done
   stop_broker
   echo
+}
+
+RULE_ROUNDS=${RULE_ROUNDS:-3}
+
+# rules_set create|delete: 100 rules over the 20 names scripts/wrk-push-metrics.lua pushes, 5 a
+# name, each over every series of its name (labels {zona: z1}). 90 have a threshold the samples
+# never reach; 10 (one on each of 10 names) one that 0.2% of the samples pass, with por_segundos
+# 30: their series go pending and back all the time, and the rules are written each time.
+rules_set() {
+  local action=$1 i id limite por
+  for i in $(seq 0 99); do
+    id=bench-$i
+    if [ "$action" = delete ]; then
+      curl -fs -X DELETE "http://127.0.0.1:18080/rules/$id" >/dev/null
+      continue
+    fi
+    limite=5000; por=0
+    if [ "$i" -lt 20 ] && [ $((i % 2)) -eq 0 ]; then limite=999; por=30; fi
+    curl -fs -H 'content-type: application/json' http://127.0.0.1:18080/rules -d \
+      "{\"id\":\"$id\",\"metrica\":\"carga_$((i % 20))\",\"labels\":{\"zona\":\"z1\"},\"condicao\":\">\",\"limite\":$limite,\"por_segundos\":$por,\"severidade\":\"media\",\"titulo\":\"t\"}" \
+      >/dev/null
+  done
+}
+
+# median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+bench_rules() {
+  declare -gA RPS
+  local store r without with
+  echo "### POST /metrics with and without 100 rules over the pushed names (batches of 100 samples over 20 names, $CONNECTIONS connections, embedded bus)"
+  echo
+  echo "$RULE_ROUNDS interleaved rounds of ${SHORT} s per case on one server per store: without rules, then with the 100 rules, then without again (deleted)."
+  echo
+  for store in memory redis; do
+    echo "| $store store, round | batches/s | p50 | p99 | non-2xx | server CPU µs/batch | Redis µs/batch | broker | whole machine µs/batch |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    server_start "$store" memory
+    WRK_SCRIPT=scripts/wrk-push-metrics.lua
+    run_wrk "$WRK_SCRIPT" http://127.0.0.1:18080/metrics -t2 -c"$CONNECTIONS" -d3s >/dev/null
+    without=(); with=()
+    for r in $(seq 1 "$RULE_ROUNDS"); do
+      wrk_run "no rules, $r" http://127.0.0.1:18080/metrics "$SHORT" "$SERVER_PID"
+      without+=("${RPS[no rules, $r]}")
+      rules_set create
+      wrk_run "100 rules, $r" http://127.0.0.1:18080/metrics "$SHORT" "$SERVER_PID"
+      with+=("${RPS[100 rules, $r]}")
+      rules_set delete
+    done
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    echo
+    awk -v a="$(median "${with[@]}")" -v b="$(median "${without[@]}")" -v s="$store" \
+      'BEGIN { printf "%s store: median with rules / without: %.3f (the rules cost %.1f%% of the throughput)\n\n", s, a / b, (1 - a / b) * 100 }'
+  done
+  stop_broker
 }
 
 PEER_ROUNDS=${PEER_ROUNDS:-3}
@@ -401,6 +465,7 @@ for w in "${wanted[@]}"; do
     bus) bench_bus ;;
     http) bench_http ;;
     metrics) bench_metrics ;;
+    rules) bench_rules ;;
     peers) bench_peers ;;
     samples) bench_samples ;;
     channels) bench_channels ;;
