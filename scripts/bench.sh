@@ -225,21 +225,26 @@ bench_metrics() {
 RULE_ROUNDS=${RULE_ROUNDS:-3}
 
 # rules_set create|delete: 100 rules over the 20 names scripts/wrk-push-metrics.lua pushes, 5 a
-# name, each over every series of its name (labels {zona: z1}). 90 have a threshold the samples
-# never reach; 10 (one on each of 10 names) one that 0.2% of the samples pass, with por_segundos
-# 30: their series go pending and back all the time, and the rules are written each time.
+# name, each over every series of its name (labels {zona: z1}; 100 series a name):
+# - 10 (one on each of 10 names) fire at once for every series (>= 0): 1,000 alerts opened, then
+#   every sample of those series moves a firing series, and the rule is written each round;
+# - 10 (on the other 10 names) have a threshold 0.2% of the samples pass, with por_segundos 30:
+#   their series go pending and back all the time;
+# - 80 have a threshold the samples never reach.
 rules_set() {
-  local action=$1 i id limite por
+  local action=$1 i id condicao limite por
   for i in $(seq 0 99); do
     id=bench-$i
     if [ "$action" = delete ]; then
       curl -fs -X DELETE "http://127.0.0.1:18080/rules/$id" >/dev/null
       continue
     fi
-    limite=5000; por=0
-    if [ "$i" -lt 20 ] && [ $((i % 2)) -eq 0 ]; then limite=999; por=30; fi
+    condicao='>'; limite=5000; por=0
+    if [ "$i" -lt 10 ]; then condicao='>='; limite=0
+    elif [ "$i" -lt 20 ]; then limite=999; por=30
+    fi
     curl -fs -H 'content-type: application/json' http://127.0.0.1:18080/rules -d \
-      "{\"id\":\"$id\",\"metrica\":\"carga_$((i % 20))\",\"labels\":{\"zona\":\"z1\"},\"condicao\":\">\",\"limite\":$limite,\"por_segundos\":$por,\"severidade\":\"media\",\"titulo\":\"t\"}" \
+      "{\"id\":\"$id\",\"metrica\":\"carga_$((i % 20))\",\"labels\":{\"zona\":\"z1\"},\"condicao\":\"$condicao\",\"limite\":$limite,\"por_segundos\":$por,\"severidade\":\"media\",\"titulo\":\"t\"}" \
       >/dev/null
   done
 }
@@ -260,16 +265,20 @@ bench_rules() {
     server_start "$store" memory
     WRK_SCRIPT=scripts/wrk-push-metrics.lua
     run_wrk "$WRK_SCRIPT" http://127.0.0.1:18080/metrics -t2 -c"$CONNECTIONS" -d3s >/dev/null
-    without=(); with=()
+    without=(); with=(); TRACKED=()
     for r in $(seq 1 "$RULE_ROUNDS"); do
       wrk_run "no rules, $r" http://127.0.0.1:18080/metrics "$SHORT" "$SERVER_PID"
       without+=("${RPS[no rules, $r]}")
       rules_set create
       wrk_run "100 rules, $r" http://127.0.0.1:18080/metrics "$SHORT" "$SERVER_PID"
       with+=("${RPS[100 rules, $r]}")
+      # That the rules were at work: the series they track when the round ends.
+      TRACKED+=("$(curl -fs http://127.0.0.1:18080/rules | python3 -c 'import json, sys; print(sum(len(r["series"]) for r in json.load(sys.stdin)))')")
       rules_set delete
     done
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    echo
+    echo "series pending or firing when each round with rules ended: ${TRACKED[*]}"
     echo
     awk -v a="$(median "${with[@]}")" -v b="$(median "${without[@]}")" -v s="$store" \
       'BEGIN { printf "%s store: median with rules / without: %.3f (the rules cost %.1f%% of the throughput)\n\n", s, a / b, (1 - a / b) * 100 }'

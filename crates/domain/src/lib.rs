@@ -33,8 +33,8 @@ pub use mensagem::{CoordenadasKafka, Mensagem, NovaMensagem, StatusMensagem, Tip
 pub use metrica::{Metrica, NovaMetrica, TipoMetrica, MAX_LABELS, OWN_METRICS_PREFIX};
 pub use query::{AlertFilter, MessageFilter, MetricQuery, Order, Paging};
 pub use regra::{
-    notification_id, series_hash, Acao, AcaoDevida, Condicao, EstadoRegra, Notificar, NovaRegra,
-    Regra, SerieRegra, Transicao, MAX_RULE_ID_LEN,
+    notification_id, series_hash, series_number, Acao, AcaoDevida, Condicao, EstadoRegra,
+    Notificar, NovaRegra, Observacao, Regra, SerieRegra, Transicao, MAX_RULE_ID_LEN,
 };
 pub use silencio::{Matchers, NovoSilencio, Silencio};
 pub use time::{TimeRange, Timestamp};

@@ -198,6 +198,21 @@ impl SerieRegra {
     }
 }
 
+/// One sample as a rule takes it in: its series, its value and time, and its labels where the
+/// series may start to be tracked (they may be left out for a sample that does not meet the
+/// condition: it starts nothing).
+#[derive(Debug, Clone, Copy)]
+pub struct Observacao<'a> {
+    /// The series (see [`series_hash`]).
+    pub serie: &'a str,
+    /// Its labels.
+    pub labels: Option<&'a BTreeMap<String, String>>,
+    /// The value.
+    pub valor: f64,
+    /// When it was measured.
+    pub timestamp: Timestamp,
+}
+
 /// An action a rule decided for one series' alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transicao {
@@ -341,45 +356,69 @@ impl Regra {
     /// older than the series' latest changes nothing; one of the same time is taken as later (the
     /// samples of one instance come in their order of arrival).
     pub fn observe(&mut self, sample: &Metrica) -> bool {
-        let meets = self.condicao.holds(sample.valor, self.limite);
-        let key = series_hash(&sample.nome, &sample.labels);
-        let changed = match self.series.get_mut(&key) {
-            Some(serie) => {
-                if sample.timestamp < serie.ultima {
-                    return false;
-                }
-                serie.ultima = sample.timestamp;
-                serie.valor = sample.valor;
-                serie.desde = if meets {
-                    serie.desde.or(Some(sample.timestamp))
-                } else {
-                    None
-                };
-                if serie.idle() {
-                    self.series.remove(&key);
-                }
-                true
+        let serie = series_hash(&sample.nome, &sample.labels);
+        self.observe_all([Observacao {
+            serie: &serie,
+            labels: Some(&sample.labels),
+            valor: sample.valor,
+            timestamp: sample.timestamp,
+        }])
+    }
+
+    /// Takes in samples of the series it watches, in their order of arrival, as
+    /// [`Regra::observe`] does one; returns whether the rule changed.
+    pub fn observe_all<'a>(&mut self, samples: impl IntoIterator<Item = Observacao<'a>>) -> bool {
+        let mut changed = false;
+        let mut latest = self.atualizado_em;
+        for sample in samples {
+            if self.observe_one(&sample) {
+                changed = true;
+                latest = latest.max(sample.timestamp);
             }
-            None if meets => {
-                let alerta = self.alert_id(&key);
-                self.series.insert(
-                    key,
-                    SerieRegra {
-                        labels: sample.labels.clone(),
-                        alerta,
-                        valor: sample.valor,
-                        ultima: sample.timestamp,
-                        desde: Some(sample.timestamp),
-                        disparada: false,
-                        acao_devida: None,
-                    },
-                );
-                true
-            }
-            None => false,
-        };
-        self.refresh(sample.timestamp.max(self.atualizado_em));
+        }
+        if changed {
+            self.refresh(latest);
+        }
         changed
+    }
+
+    fn observe_one(&mut self, sample: &Observacao<'_>) -> bool {
+        let meets = self.condicao.holds(sample.valor, self.limite);
+        if let Some(serie) = self.series.get_mut(sample.serie) {
+            if sample.timestamp < serie.ultima {
+                return false;
+            }
+            serie.ultima = sample.timestamp;
+            serie.valor = sample.valor;
+            serie.desde = if meets {
+                serie.desde.or(Some(sample.timestamp))
+            } else {
+                None
+            };
+            if serie.idle() {
+                self.series.remove(sample.serie);
+            }
+            return true;
+        }
+        // A series starts to be tracked by a sample that meets the condition, which brings its
+        // labels.
+        let (true, Some(labels)) = (meets, sample.labels) else {
+            return false;
+        };
+        let alerta = self.alert_id(sample.serie);
+        self.series.insert(
+            sample.serie.to_owned(),
+            SerieRegra {
+                labels: labels.clone(),
+                alerta,
+                valor: sample.valor,
+                ultima: sample.timestamp,
+                desde: Some(sample.timestamp),
+                disparada: false,
+                acao_devida: None,
+            },
+        );
+        true
     }
 
     /// The pending series whose time is up at `now`: before they fire, their samples since
@@ -564,6 +603,11 @@ fn labels_text(labels: &BTreeMap<String, String>) -> String {
 /// 16 hex digits of a stable hash of a series' name and labels: the same on every instance and
 /// in every version (FNV-1a, 64 bits, over the name and the labels in order).
 pub fn series_hash(nome: &str, labels: &BTreeMap<String, String>) -> String {
+    format!("{:016x}", series_number(nome, labels))
+}
+
+/// The hash [`series_hash`] writes in hex.
+pub fn series_number(nome: &str, labels: &BTreeMap<String, String>) -> u64 {
     let mut hash = Fnv::default();
     hash.write(nome.as_bytes());
     for (k, v) in labels {
@@ -572,7 +616,7 @@ pub fn series_hash(nome: &str, labels: &BTreeMap<String, String>) -> String {
         hash.write(&[1]);
         hash.write(v.as_bytes());
     }
-    format!("{:016x}", hash.0)
+    hash.0
 }
 
 /// The id of the message that notifies `evento` (`criado`, `reaberto`, `resolvido`) of the

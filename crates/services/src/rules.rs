@@ -13,13 +13,13 @@
 //! and message ids by the alert, the event and the opening: an action carried out twice (a
 //! crash between doing and clearing, a lease taken over) changes nothing the second time.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use integra_domain::{
-    notification_id, series_hash, Acao, Alerta, MetricQuery, Metrica, NovaMensagem, NovaRegra,
-    Order, Paging, Regra, TimeRange, Timestamp, Transicao,
+    notification_id, series_hash, series_number, Acao, Alerta, Condicao, MetricQuery, Metrica,
+    NovaMensagem, NovaRegra, Observacao, Order, Paging, Regra, TimeRange, Timestamp, Transicao,
 };
 use integra_ports::{Inserted, Records, Replaced, SeriesStore, Versioned};
 
@@ -29,10 +29,11 @@ use crate::{AlertService, MessageService, Ports, ServiceError};
 pub const MAX_RULES: usize = 1000;
 
 /// Shortest pause between two rounds.
-pub const MIN_GAP: Duration = Duration::from_millis(50);
+pub const MIN_GAP: Duration = Duration::from_millis(100);
 
-/// Most samples waiting for a round; past it, new ones are not evaluated (and counted in a
-/// warning): a round that cannot keep up must not grow memory.
+/// Most series waiting for a round (one entry per rule and series, however many samples it
+/// had); past it, the samples of new series are not evaluated (and counted in a warning): a
+/// round that cannot keep up must not grow memory.
 pub const MAX_QUEUED: usize = 100_000;
 
 /// How many times a rule's write is retried when another evaluator wrote it in between.
@@ -57,6 +58,114 @@ impl Default for RulesConfig {
     }
 }
 
+/// What ingest needs to know of a rule to queue a sample for it.
+struct Watcher {
+    rule: Arc<str>,
+    labels: BTreeMap<String, String>,
+    condicao: Condicao,
+    limite: f64,
+}
+
+/// What the samples of one series queued for one rule since the last round add up to, in their
+/// order of arrival: the latest, the last that did not meet the condition, and the first that did
+/// after it (where the run that meets it began). Applied in that order, they leave the rule as
+/// every sample would have: the queue holds one entry per rule and series, however many samples
+/// arrive between two rounds.
+struct Queued {
+    /// The series' labels, from the first sample that met the condition (only such a sample
+    /// starts to track a series).
+    labels: Option<BTreeMap<String, String>>,
+    last_break: Option<(f64, Timestamp)>,
+    run_start: Option<(f64, Timestamp)>,
+    latest: (f64, Timestamp),
+}
+
+impl Queued {
+    fn new(valor: f64, timestamp: Timestamp) -> Self {
+        Self {
+            labels: None,
+            last_break: None,
+            run_start: None,
+            latest: (valor, timestamp),
+        }
+    }
+
+    /// Adds a sample that came after those already added; an older one changes nothing.
+    fn add(&mut self, sample: &Metrica, meets: bool) {
+        if sample.timestamp < self.latest.1 {
+            return;
+        }
+        let at = (sample.valor, sample.timestamp);
+        if meets {
+            if self.run_start.is_none() {
+                self.run_start = Some(at);
+            }
+            if self.labels.is_none() {
+                self.labels = Some(sample.labels.clone());
+            }
+        } else {
+            self.last_break = Some(at);
+            self.run_start = None;
+        }
+        self.latest = at;
+    }
+
+    /// The samples that stand for all of them, in order.
+    fn observations<'a>(&'a self, serie: &'a str) -> impl Iterator<Item = Observacao<'a>> {
+        let observation = move |(valor, timestamp): (f64, Timestamp)| Observacao {
+            serie,
+            labels: self.labels.as_ref(),
+            valor,
+            timestamp,
+        };
+        [self.last_break, self.run_start, Some(self.latest)]
+            .into_iter()
+            .flatten()
+            .map(observation)
+    }
+}
+
+/// The samples waiting for the next round: by rule id, then by series.
+#[derive(Default)]
+struct Queue {
+    by_rule: Fast<Arc<str>, BySeries>,
+    len: usize,
+}
+
+/// Queued samples by series.
+type BySeries = Fast<u64, Queued>;
+
+/// A map on the ingest path, hashed with FNV-1a rather than SipHash: its keys are rule ids,
+/// the metric names rules watch and series hashes, a few made through the API, never a flood of
+/// client-chosen keys (a lookup with any name costs one hash).
+type Fast<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+/// FNV-1a, 64 bits; a `u64` key (a series hash already) is taken as it is.
+struct FastHasher(u64);
+
+impl Default for FastHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Rules: kept in the store, evaluated by every instance over the samples it receives.
 pub struct RuleService {
     ports: Ports<dyn Records<Regra>>,
@@ -64,10 +173,9 @@ pub struct RuleService {
     alerts: Arc<AlertService>,
     messages: Arc<MessageService>,
     config: RulesConfig,
-    /// The metrics some rule watches, as of the last round.
-    watched: RwLock<Arc<HashSet<String>>>,
-    /// Samples of watched metrics waiting for the next round.
-    queued: Mutex<Vec<Metrica>>,
+    /// The rules by the metric they watch, as of the last round.
+    watched: RwLock<Arc<Fast<String, Vec<Watcher>>>>,
+    queue: Mutex<Queue>,
     wake: tokio::sync::Notify,
 }
 
@@ -86,8 +194,8 @@ impl RuleService {
             alerts,
             messages,
             config,
-            watched: RwLock::new(Arc::new(HashSet::new())),
-            queued: Mutex::new(Vec::new()),
+            watched: RwLock::new(Arc::new(Fast::default())),
+            queue: Mutex::new(Queue::default()),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -114,10 +222,9 @@ impl RuleService {
             .map_err(self.ports.store_failed("insert"))?;
         match inserted {
             Inserted::Created => {
-                let mut names: HashSet<String> =
-                    rules.into_iter().map(|v| v.record.metrica).collect();
-                names.insert(rule.metrica.clone());
-                self.set_watched(names);
+                let mut all: Vec<Regra> = rules.into_iter().map(|v| v.record).collect();
+                all.push(rule.clone());
+                self.set_watched(&all);
                 Ok((true, rule))
             }
             Inserted::Exists(Versioned { record, .. }) if record.same_definition(&rule) => {
@@ -172,7 +279,9 @@ impl RuleService {
         }
     }
 
-    /// Queues the samples of watched metrics for the next round (samples just stored).
+    /// Queues the samples just stored for the rules that watch their series, for the next round.
+    /// The request pays for a hash of each watched sample's series and a few comparisons; the
+    /// queue holds one entry per rule and series.
     pub fn observe(&self, samples: &[Metrica]) {
         let watched = Arc::clone(&self.watched.read().unwrap_or_else(PoisonError::into_inner));
         if watched.is_empty() {
@@ -180,12 +289,38 @@ impl RuleService {
         }
         let (mut queued, mut dropped) = (false, 0_usize);
         {
-            let mut queue = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
-            for sample in samples.iter().filter(|s| watched.contains(&s.nome)) {
-                if queue.len() >= MAX_QUEUED {
-                    dropped += 1;
-                } else {
-                    queue.push(sample.clone());
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let Queue { by_rule, len } = &mut *queue;
+            for sample in samples {
+                let Some(watchers) = watched.get(&sample.nome) else {
+                    continue;
+                };
+                let mut serie = None;
+                for w in watchers {
+                    let watches = w
+                        .labels
+                        .iter()
+                        .all(|(k, v)| sample.labels.get(k).is_some_and(|have| have == v));
+                    if !watches {
+                        continue;
+                    }
+                    let serie =
+                        *serie.get_or_insert_with(|| series_number(&sample.nome, &sample.labels));
+                    let of_rule = match by_rule.get_mut(&*w.rule) {
+                        Some(of_rule) => of_rule,
+                        None => by_rule.entry(Arc::clone(&w.rule)).or_default(),
+                    };
+                    let meets = w.condicao.holds(sample.valor, w.limite);
+                    if let Some(entry) = of_rule.get_mut(&serie) {
+                        entry.add(sample, meets);
+                    } else if *len >= MAX_QUEUED {
+                        dropped += 1;
+                    } else {
+                        let mut entry = Queued::new(sample.valor, sample.timestamp);
+                        entry.add(sample, meets);
+                        of_rule.insert(serie, entry);
+                        *len += 1;
+                    }
                     queued = true;
                 }
             }
@@ -193,7 +328,7 @@ impl RuleService {
         if dropped > 0 {
             tracing::warn!(
                 dropped,
-                "rule evaluation is behind: samples left out of the rules"
+                "rule evaluation is behind: samples of new series left out of the rules"
             );
         }
         if queued {
@@ -224,37 +359,28 @@ impl RuleService {
     /// A store failure reading the rules (the samples wait for the next round), or the first
     /// failure evaluating one (the others are evaluated all the same).
     pub async fn evaluate(&self) -> Result<(), ServiceError> {
-        let mut samples =
-            std::mem::take(&mut *self.queued.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut queued =
+            std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner)).by_rule;
         let rules = match self.all().await {
             Ok(rules) => rules,
             Err(e) => {
-                self.requeue(samples);
+                self.requeue(queued);
                 return Err(e);
             }
         };
-        self.set_watched(rules.iter().map(|v| v.record.metrica.clone()).collect());
-        samples.sort_by_key(|s| s.timestamp);
-        let mut by_metric: HashMap<&str, Vec<&Metrica>> = HashMap::new();
-        for sample in &samples {
-            by_metric.entry(&sample.nome).or_default().push(sample);
-        }
+        let records: Vec<Regra> = rules.iter().map(|v| v.record.clone()).collect();
+        self.set_watched(&records);
         let now = Timestamp::now();
         let mut first_failure = None;
         for rule in rules {
-            let mine: Vec<&Metrica> = by_metric
-                .get(rule.record.metrica.as_str())
-                .map(|of_metric| {
-                    of_metric
-                        .iter()
-                        .copied()
-                        .filter(|s| rule.record.watches(s))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Err(e) = self.evaluate_rule(rule, &mine, now).await {
+            let mine = queued.remove(rule.record.id.as_str()).unwrap_or_default();
+            if let Err(e) = self.evaluate_rule(rule.clone(), &mine, now).await {
                 tracing::warn!(error = %e, "a rule was not evaluated; its samples wait for the next round");
-                self.requeue(mine.into_iter().cloned().collect());
+                self.requeue(
+                    [(Arc::from(rule.record.id.as_str()), mine)]
+                        .into_iter()
+                        .collect(),
+                );
                 first_failure.get_or_insert(e);
             }
         }
@@ -266,22 +392,24 @@ impl RuleService {
     async fn evaluate_rule(
         &self,
         mut current: Versioned<Regra>,
-        samples: &[&Metrica],
+        samples: &BySeries,
         now: Timestamp,
     ) -> Result<(), ServiceError> {
+        let series: Vec<(String, &Queued)> = samples
+            .iter()
+            .map(|(serie, queued)| (format!("{serie:016x}"), queued))
+            .collect();
         for _ in 0..CAS_ATTEMPTS {
             let Versioned {
                 revision,
                 record: mut rule,
             } = current;
-            let mut changed = false;
-            for sample in samples {
-                changed |= rule.observe(sample);
-            }
-            for serie in rule.due(now) {
-                let stored = self.stored_samples(&rule, &serie, now).await?;
-                changed |= rule.confirm(&serie, &stored);
-            }
+            let mut changed = rule.observe_all(
+                series
+                    .iter()
+                    .flat_map(|(serie, queued)| queued.observations(serie)),
+            );
+            changed |= self.confirm_due(&mut rule, now).await?;
             let mut decided = rule.advance(now);
             decided.extend(rule.take_over(now, self.lease_ms()));
             if !changed && decided.is_empty() {
@@ -314,29 +442,47 @@ impl RuleService {
         ))
     }
 
-    /// The samples the store holds of `serie` since it began to meet the condition.
-    async fn stored_samples(
-        &self,
-        rule: &Regra,
-        serie: &str,
-        now: Timestamp,
-    ) -> Result<Vec<Metrica>, ServiceError> {
-        let Some(desde) = rule.series.get(serie).and_then(|s| s.desde) else {
-            return Ok(Vec::new());
+    /// Before pending series fire, checks them against every sample the store holds of them
+    /// since they began to meet the condition (one read per rule, of the oldest start on): a
+    /// sample another instance received may have broken the run. With `por_segundos` 0 there is
+    /// no wait to check, and nothing is read. Returns whether the rule changed.
+    async fn confirm_due(&self, rule: &mut Regra, now: Timestamp) -> Result<bool, ServiceError> {
+        if rule.por_segundos == 0 {
+            return Ok(false);
+        }
+        let due = rule.due(now);
+        let Some(oldest) = due
+            .iter()
+            .filter_map(|serie| rule.series.get(serie).and_then(|s| s.desde))
+            .min()
+        else {
+            return Ok(false);
         };
         let query = MetricQuery::new(
             Some(rule.metrica.clone()),
             None,
-            TimeRange::new(Some(desde), Some(now))?,
+            TimeRange::new(Some(oldest), Some(now))?,
             MetricQuery::MAX_LIMIT,
         )?;
-        let mut samples = self
+        let stored = self
             .series
             .query_samples(&query)
             .await
             .map_err(self.ports.store_failed("query_samples"))?;
-        samples.retain(|s| series_hash(&s.nome, &s.labels) == serie);
-        Ok(samples)
+        let mut by_series: HashMap<String, Vec<Metrica>> = HashMap::new();
+        for sample in stored {
+            by_series
+                .entry(series_hash(&sample.nome, &sample.labels))
+                .or_default()
+                .push(sample);
+        }
+        let mut changed = false;
+        for serie in due {
+            if let Some(samples) = by_series.get(&serie) {
+                changed |= rule.confirm(&serie, samples);
+            }
+        }
+        Ok(changed)
     }
 
     /// Carries out what a round decided for `rule` (as written at its revision), then clears
@@ -443,14 +589,40 @@ impl RuleService {
         i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX)
     }
 
-    fn requeue(&self, samples: Vec<Metrica>) {
-        let mut queue = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
-        let room = MAX_QUEUED.saturating_sub(queue.len());
-        queue.extend(samples.into_iter().take(room));
+    /// Puts samples back for the next round, within [`MAX_QUEUED`]; where newer ones arrived
+    /// meanwhile, those stand.
+    fn requeue(&self, samples: Fast<Arc<str>, BySeries>) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let Queue { by_rule, len } = &mut *queue;
+        for (rule, kept) in samples {
+            let of_rule = by_rule.entry(rule).or_default();
+            for (serie, entry) in kept {
+                if *len >= MAX_QUEUED {
+                    return;
+                }
+                if let std::collections::hash_map::Entry::Vacant(vacant) = of_rule.entry(serie) {
+                    vacant.insert(entry);
+                    *len += 1;
+                }
+            }
+        }
     }
 
-    fn set_watched(&self, names: HashSet<String>) {
-        *self.watched.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(names);
+    /// What ingest needs of `rules`, by the metric each watches.
+    fn set_watched(&self, rules: &[Regra]) {
+        let mut watched: Fast<String, Vec<Watcher>> = Fast::default();
+        for rule in rules {
+            watched
+                .entry(rule.metrica.clone())
+                .or_default()
+                .push(Watcher {
+                    rule: Arc::from(rule.id.as_str()),
+                    labels: rule.labels.clone(),
+                    condicao: rule.condicao,
+                    limite: rule.limite,
+                });
+        }
+        *self.watched.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(watched);
     }
 
     /// Every rule, oldest first.

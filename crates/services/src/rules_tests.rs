@@ -283,11 +283,8 @@ async fn a_store_failure_keeps_the_samples_for_the_next_round() {
         .withf(|rule, _| rule.estado == EstadoRegra::Disparada && rule.series.len() == 1)
         .returning(|_, _| Ok(Replaced::Stale(None)));
     let sample = Metrica::record(sample(150.0), Timestamp::now()).unwrap();
-    let mut series = MockSeriesStore::new();
-    let kept = sample.clone();
-    series
-        .expect_query_samples()
-        .returning(move |_| Ok(vec![kept.clone()]));
+    // With por_segundos 0 nothing is read again before firing: a read panics.
+    let series = MockSeriesStore::new();
     let bus = Arc::new(FakeBus::default());
     let ports = memory_with_bus(bus.clone());
     let i = instance(&ports, Duration::from_secs(10));
@@ -305,11 +302,40 @@ async fn a_store_failure_keeps_the_samples_for_the_next_round() {
         )),
         RulesConfig::default(),
     );
-    rules.set_watched(["fila".to_owned()].into());
+    rules.set_watched(std::slice::from_ref(&stored));
     rules.observe(std::slice::from_ref(&sample));
     assert!(matches!(
         rules.evaluate().await,
         Err(ServiceError::StoreTimedOut(_))
     ));
     rules.evaluate().await.unwrap();
+}
+
+#[tokio::test]
+async fn samples_that_flap_between_two_rounds_leave_the_rule_as_each_would_have() {
+    let bus = Arc::new(FakeBus::default());
+    let ports = memory_with_bus(bus.clone());
+    let i = instance(&ports, Duration::from_secs(10));
+    i.rules.create(rule(30)).await.unwrap();
+    let mut last = None;
+    for valor in [150.0, 20.0, 160.0, 170.0, 10.0, 180.0, 190.0] {
+        last = Some(i.metrics.record(sample(valor)).await.unwrap());
+        // Distinct times, in order.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let recorded: Vec<_> = i
+        .metrics
+        .query(&MetricQuery::new(Some("fila".into()), None, TimeRange::ALL, 100).unwrap())
+        .await
+        .unwrap();
+    i.rules.evaluate().await.unwrap();
+    let stored = i.rules.get("fila-alta").await.unwrap();
+    let serie = stored.series.values().next().unwrap();
+    // Pending since the 180 that followed the last 10; its latest value is the 190.
+    assert_eq!(serie.desde, Some(recorded[5].timestamp));
+    assert_eq!(
+        (serie.valor, serie.ultima),
+        (190.0, last.unwrap().timestamp)
+    );
+    assert_eq!(stored.estado, EstadoRegra::Pendente);
 }

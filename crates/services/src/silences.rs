@@ -204,3 +204,100 @@ impl SilenceService {
             .ok_or_else(|| ServiceError::NotFound(format!("silence {id}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use integra_domain::NovoAlerta;
+    use integra_ports::{MockBus, MockRecords, StoreError};
+
+    use super::*;
+    use crate::test_support::{memory, mocked};
+
+    fn silence(json: serde_json::Value) -> NovoSilencio {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn alert(origem: &str) -> Alerta {
+        let input: NovoAlerta = serde_json::from_value(
+            serde_json::json!({"titulo": "t", "severidade": "alta", "origem": origem}),
+        )
+        .unwrap();
+        Alerta::raise(input, Timestamp::now()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_silence_made_on_one_instance_applies_on_another_once_it_reads_them_again() {
+        let ports = memory();
+        let (here, there) = (
+            SilenceService::new(ports.silences()),
+            SilenceService::new(ports.silences()),
+        );
+        here.create(silence(serde_json::json!({
+            "id": "s1", "matchers": {"origem": "billing"}, "fim": "2999-01-01T00:00:00Z"
+        })))
+        .await
+        .unwrap();
+        let now = Timestamp::now();
+        assert!(here.silences(&alert("billing"), now));
+        assert!(!here.silences(&alert("vendas"), now));
+        assert!(!there.silences(&alert("billing"), now), "not read yet");
+        there.refresh().await.unwrap();
+        assert!(there.silences(&alert("billing"), now));
+        // Ended there, and read again here: no longer in force.
+        there.end("s1").await.unwrap();
+        here.refresh().await.unwrap();
+        assert!(!here.silences(&alert("billing"), Timestamp::now()));
+        assert_eq!(here.list(Some(false)).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_silence_ended_more_than_a_day_ago_is_removed() {
+        let ports = memory();
+        let service = SilenceService::new(ports.silences());
+        let long_ago: Silencio = serde_json::from_value(serde_json::json!({
+            "id": "velho", "matchers": {"origem": "b"}, "inicio": "2020-01-01T00:00:00Z",
+            "fim": "2020-01-02T00:00:00Z", "comentario": null, "criado_por": null,
+            "criado_em": "2020-01-01T00:00:00Z", "atualizado_em": "2020-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        ports.store.insert(&long_ago).await.unwrap();
+        service
+            .create(silence(
+                serde_json::json!({"id": "novo", "matchers": {"origem": "b"}, "fim": "2999-01-01T00:00:00Z"}),
+            ))
+            .await
+            .unwrap();
+        let ids: Vec<String> = service
+            .list(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id.to_string())
+            .collect();
+        assert_eq!(ids, ["novo"]);
+        assert!(matches!(
+            service.get("velho").await,
+            Err(ServiceError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_is_the_callers_to_retry_and_keeps_what_was_known() {
+        let mut store = MockRecords::<Silencio>::new();
+        store
+            .expect_list()
+            .returning(|_, _, _| Err(StoreError::Unavailable("down".into())));
+        let store: Arc<dyn Records<Silencio>> = Arc::new(store);
+        let service = SilenceService::new(mocked(store, MockBus::new()));
+        let made = service
+            .create(silence(
+                serde_json::json!({"matchers": {"origem": "b"}, "fim": "2999-01-01T00:00:00Z"}),
+            ))
+            .await;
+        assert!(matches!(made, Err(ServiceError::StoreUnavailable(_))));
+        assert!(service.refresh().await.is_err());
+        assert!(!service.silences(&alert("b"), Timestamp::now()));
+    }
+}
