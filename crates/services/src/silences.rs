@@ -145,7 +145,7 @@ impl SilenceService {
         )))
     }
 
-    /// Reads the silences again: removes those ended more than [`KEPT_AFTER_END`] ago and keeps
+    /// Reads the silences again: removes those ended more than a day ago (`KEPT_AFTER_END`) and keeps
     /// the rest in memory.
     ///
     /// # Errors
@@ -168,7 +168,7 @@ impl SilenceService {
         Ok(())
     }
 
-    /// Refreshes every [`REFRESH`] until the handle is aborted.
+    /// Refreshes every 250 ms (`REFRESH`) until the handle is aborted.
     pub fn spawn_refresher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let service = Arc::clone(self);
         tokio::spawn(async move {
