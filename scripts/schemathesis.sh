@@ -25,7 +25,7 @@ run() { # auth-keys (empty: off)
   [ -n "$1" ] && auth=(-H "Authorization: Bearer $1")
   echo "== auth $([ -n "$1" ] && echo on || echo off)"
   schemathesis --config-file scripts/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
-    --checks all --max-examples "$EXAMPLES" --workers 2 --continue-on-failure "${auth[@]}"
+    --checks all --exclude-checks use_after_free --max-examples "$EXAMPLES" --workers 2 --continue-on-failure "${auth[@]}"
 }
 
 failed=0
