@@ -14,6 +14,7 @@
 #   tansu-durable  Tansu built with its SQLite storage engine, for the tests whose broker must keep
 #                  its data across kill -9 (built once into ~/.cache/integra, 9-17 min on 2 cores)
 #   promtool       Debian's prometheus, the parser the exposition is checked with
+#   chromium       headless Chromium and chromedriver (Debian packages), for the dashboard's browser tests
 # The certificates (~/.cache/integra/tls, by scripts/make-certs.sh) are made on first use.
 # Usage: scripts/services.sh [service ...]   (all when none is given)
 set -euo pipefail
@@ -192,8 +193,18 @@ ensure_promtool() {
   command -v promtool >/dev/null
 }
 
+# Headless Chromium and its WebDriver, for the dashboard's browser tests (tests/e2e/dashboard.rs).
+ensure_chromium() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    echo "services: chromium and chromedriver present"; return
+  fi
+  echo "services: installing chromium and chromium-driver (Debian packages)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null
+  command -v chromedriver >/dev/null
+}
+
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(redis redis-cluster redis-tls kafka kafka-tls tansu-durable kafka-sasl promtool)
+[ ${#wanted[@]} -eq 0 ] && wanted=(redis redis-cluster redis-tls kafka kafka-tls tansu-durable kafka-sasl promtool chromium)
 for s in "${wanted[@]}"; do
   case "$s" in
     redis) ensure_redis ;;
@@ -204,6 +215,7 @@ for s in "${wanted[@]}"; do
     kafka-sasl) ensure_kafka_sasl ;;
     tansu-durable) ensure_tansu_durable ;;
     promtool) ensure_promtool ;;
+    chromium) ensure_chromium ;;
     *) echo "services: unknown service $s" >&2; exit 2 ;;
   esac
 done

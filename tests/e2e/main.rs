@@ -7,6 +7,7 @@
 mod alerts;
 mod auth;
 mod channels;
+mod dashboard;
 mod errors;
 mod faults;
 mod hostile;

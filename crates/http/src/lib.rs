@@ -199,7 +199,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(checked, 29);
+        assert_eq!(checked, 31);
     }
 
     #[actix_rt::test]

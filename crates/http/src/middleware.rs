@@ -12,7 +12,14 @@ use actix_web::{web, Error, ResponseError};
 use crate::{ApiError, AppState};
 
 /// Routes open without a key: probes and the scrape endpoint.
-const OPEN_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics/prometheus"];
+const OPEN_ROUTES: [&str; 6] = [
+    "/healthz",
+    "/readyz",
+    "/metrics/prometheus",
+    "/ui",
+    "/ui/app.js",
+    "/ui/app.css",
+];
 
 /// Refuses requests without a valid `Authorization: Bearer <key>` (or `?token=<key>` on `/ws` and
 /// the SSE streams)

@@ -24,7 +24,7 @@ use crate::{AppState, Problem};
         routes::create_rule, routes::list_rules, routes::get_rule, routes::delete_rule,
         routes::broadcast, routes::send_personal, routes::upgrade,
         routes::publish, routes::history, routes::channel, routes::events,
-        routes::healthz, routes::readyz, openapi_json,
+        routes::healthz, routes::readyz, routes::dashboard, routes::dashboard_asset, openapi_json,
     ),
     components(schemas(
         Problem, Mensagem, NovaMensagem, TipoMensagem, StatusMensagem, CoordenadasKafka,
@@ -41,7 +41,7 @@ use crate::{AppState, Problem};
         (name = "rules", description = "Metric series that open and resolve alerts, and notify"),
         (name = "websocket", description = "Fan-out across every instance"),
         (name = "channels", description = "Numbered publications with a history, over WebSocket and SSE"),
-        (name = "operations", description = "Probes and this document"),
+        (name = "operations", description = "Probes, the dashboard and this document"),
     )
 )]
 pub struct ApiDoc;

@@ -1,9 +1,10 @@
 //! What Integra's own tests share: HTTP, WebSocket and Server-Sent Events clients that read whole answers and frames
-//! with deadlines, and daemons (Redis, Tansu) a test can start, freeze and kill. It depends on
+//! with deadlines, a WebDriver client for a headless browser, and daemons (Redis, Tansu) a test can start, freeze and kill. It depends on
 //! nothing of Integra, so every test crate can use it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+mod browser;
 mod daemons;
 mod http;
 pub mod raw_ws;
@@ -11,6 +12,7 @@ mod sse;
 mod topics;
 mod ws;
 
+pub use browser::Browser;
 pub use daemons::{
     durable_tansu_binary, free_port, shared_brokers, shared_redis_url, tansu_binary, tls_file,
     unique_prefix, Daemon,

@@ -7,6 +7,7 @@ mod metrics;
 mod ops;
 mod rules;
 mod silences;
+mod ui;
 mod ws;
 
 use actix_web::web;
@@ -21,6 +22,7 @@ pub(crate) use metrics::*;
 pub(crate) use ops::*;
 pub(crate) use rules::*;
 pub(crate) use silences::*;
+pub(crate) use ui::*;
 pub(crate) use ws::*;
 
 /// Registers every route.
@@ -51,6 +53,8 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(history)
         .service(events)
         .service(channel)
+        .service(dashboard)
+        .service(dashboard_asset)
         .service(healthz)
         .service(readyz);
 }
