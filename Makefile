@@ -16,7 +16,7 @@ build: ## Build every crate and the server
 
 test: services ## Run every test: units, behaviour suites on every engine, end to end (twice: embedded, secured), the example
 	$(CARGO) test --workspace --no-fail-fast
-	INTEGRA_TEST_ENGINES=secured $(CARGO) test -p integra-tests --test e2e -- messages:: alerts:: metrics:: rules::
+	INTEGRA_TEST_ENGINES=secured $(CARGO) test -p integra-tests --test e2e -- messages:: alerts:: metrics:: rules:: dashboard::
 	$(CARGO) run -q -p integra-services --example embed
 
 services: ## Start what the tests need (Redis: single, cluster, TLS; Tansu: plain, TLS, SASL), installing what is missing

@@ -10,7 +10,7 @@ use integra_tests::{eventually, get, post, post_raw, spawn_app, Browser};
 use serde_json::json;
 
 /// Live: the app shown and its socket open.
-const LIVE: &str = "return !document.querySelector('#app').hidden \
+pub(crate) const LIVE: &str = "return !document.querySelector('#app').hidden \
                     && document.querySelector('#socket').textContent === 'live'";
 
 fn screenshot(name: &str) -> PathBuf {
@@ -75,8 +75,9 @@ async fn the_dashboard_shows_messages_alerts_and_metrics_live_with_no_console_er
             json!([]),
         )
         .await;
+    // The topic (after any bus.topic_prefix), the partition, the offset.
     assert!(
-        coordinates.as_str().unwrap().starts_with("messages.email"),
+        coordinates.as_str().unwrap().contains("messages.email · p"),
         "{coordinates}"
     );
 
@@ -142,6 +143,19 @@ async fn the_dashboard_shows_messages_alerts_and_metrics_live_with_no_console_er
     )
     .await;
     assert_eq!(r.status, 201);
+    b.wait_for(
+        "the second alert's row",
+        "return document.querySelector('#a-painel-b') !== null",
+        Duration::from_secs(2),
+    )
+    .await;
+    // "Silence" makes a silence of an hour on the alert's id.
+    b.click("#a-painel-b button[data-action=silence]").await;
+    eventually(Duration::from_secs(3), "the silence", || async {
+        let listed = get(&s.url("/silences?ativo=true")).await;
+        (listed.json[0]["matchers"]["id_prefixo"] == "painel-b").then_some(())
+    })
+    .await;
 
     // The chart draws the points pushed.
     let now = Timestamp::now();

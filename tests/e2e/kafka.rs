@@ -321,3 +321,58 @@ async fn two_instances_evaluating_one_rule_open_and_resolve_its_alert_once_each_
         ]
     );
 }
+
+#[actix_rt::test]
+async fn a_dashboard_on_one_instance_shows_live_what_the_other_receives() {
+    let prefix = unique_prefix();
+    let (a, b) = (
+        start(&shared_brokers(), &prefix).await,
+        start(&shared_brokers(), &prefix).await,
+    );
+    let browser = integra_tests::Browser::start(1280, 900, &[]).await;
+    browser.goto(&a.url("/ui")).await;
+    browser
+        .wait_for(
+            "the page, live",
+            crate::dashboard::LIVE,
+            Duration::from_secs(10),
+        )
+        .await;
+    let sent = Instant::now();
+    let r = post(
+        &b.url("/messages"),
+        &json!({"id": "outra-1", "tipo": "push", "destinatario": "device-1", "conteudo": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    browser
+        .wait_for(
+            "the message sent to the other instance, CONCLUIDA",
+            "return document.querySelector('#m-outra-1')?.dataset.status === 'CONCLUIDA'",
+            Duration::from_secs(1).saturating_sub(sent.elapsed()),
+        )
+        .await;
+    let r = post(
+        &b.url("/alerts"),
+        &json!({"id": "outra-a", "titulo": "t", "severidade": "media"}),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    browser
+        .wait_for(
+            "the alert raised on the other instance",
+            "return document.querySelector('#a-outra-a') !== null",
+            Duration::from_secs(2),
+        )
+        .await;
+    // Resolved from the page on A, it is resolved for B.
+    browser
+        .click("#a-outra-a button[data-action=resolve]")
+        .await;
+    integra_tests::eventually(Duration::from_secs(3), "the resolution on B", || async {
+        let alert = get(&b.url("/alerts/outra-a")).await;
+        (alert.json["resolvido"] == true).then_some(())
+    })
+    .await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+}

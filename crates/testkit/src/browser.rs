@@ -150,11 +150,26 @@ impl Browser {
             .to_owned()
     }
 
-    /// Clicks the element `css` selects, as a user would.
+    /// Clicks the element `css` selects, as a user would. A live page may replace the element
+    /// between finding and clicking it (a row redrawn by an event): then it is found again.
+    ///
+    /// # Panics
+    /// When the click fails otherwise, or keeps finding a replaced element.
     pub async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        self.call("POST", &format!("/element/{id}/click"), Some(json!({})))
-            .await;
+        for _ in 0..20 {
+            let id = self.element(css).await;
+            let clicked = self
+                .call("POST", &format!("/element/{id}/click"), Some(json!({})))
+                .await;
+            match clicked["error"].as_str() {
+                None => return,
+                Some("stale element reference") => {
+                    actix_rt::time::sleep(Duration::from_millis(50)).await;
+                }
+                Some(error) => panic!("click on {css}: {error}: {clicked}"),
+            }
+        }
+        panic!("click on {css}: the element kept being replaced");
     }
 
     /// Types `text` into the element `css` selects.
