@@ -1,6 +1,10 @@
 //! Benchmarks the Redis document engine against a real Redis: insert, get, replace, and a page of 100 from
 //! an index holding 1,000 and then 1,000,000 messages. Run by `scripts/bench.sh` (release build).
 //!
+//! With `BENCH_ONLY=alerts`, only the write path of a new alert on the engine alone: what the
+//! Redis store must do per alert, without HTTP, JSON or a bus (`scripts/bench.sh peers` prints it
+//! beside Alertmanager, as the most the Redis rows can reach on this machine).
+//!
 //! Uses Redis database 15 (`BENCH_REDIS_URL` to change), which it flushes before and after.
 
 #![allow(
@@ -20,6 +24,44 @@ use integra_redis::{RedisConfig, RedisEngine};
 
 const CONCURRENCY: usize = 64;
 const MESSAGES: Collection = Collection::new("message");
+const ALERTS: Collection = Collection::new("alert");
+
+/// A new alert as the Redis store writes it: its JSON (about the size of the peers benchmark's),
+/// the event it owes after it, and its two indexes.
+fn alert(i: usize) -> Document {
+    let id = format!("alert-{i:09}");
+    let severidade = ["baixa", "media", "alta", "critica"][i % 4];
+    Document {
+        collection: ALERTS,
+        body: format!(
+            r#"{{"id":"{id}","titulo":"Fila parada {i}","descricao":"sem consumo","severidade":"{severidade}","origem":"bench","labels":{{"fila":"pedidos","zona":"z{z}"}},"resolvido":false,"criado_em":"2026-12-05T20:00:00.000Z","atualizado_em":"2026-12-05T20:00:00.000Z","resolvido_em":null,"reconhecido":false,"reconhecido_por":null,"reconhecido_em":null,"silenciado":false,"regra":null,"aberturas":1,"owed":{{"event":"criado","since":"2026-12-05T20:00:00.000Z"}}}}"#,
+            z = i % 10
+        ),
+        id,
+        created_ms: 1_700_000_000_000 + i64::try_from(i).unwrap(),
+        indexes: vec![
+            "all".into(),
+            format!("severidade:{severidade}|resolvido:false|reconhecido:false"),
+        ],
+    }
+}
+
+/// New alerts a second through the engine alone: an insert, then the settle that clears the
+/// owed event (what the alert service asks of the store per new alert), `n` of them.
+async fn alert_write_path(store: &Arc<RedisEngine>, n: usize) -> f64 {
+    let s = Arc::clone(store);
+    run(0..n, move |i| {
+        let s = Arc::clone(&s);
+        async move {
+            let doc = alert(i);
+            s.insert(&doc).await.unwrap();
+            s.cut_tail(ALERTS, &doc.id, Revision::FIRST, Some(",\"owed\":{"))
+                .await
+                .unwrap();
+        }
+    })
+    .await
+}
 
 fn doc(i: usize) -> Document {
     let id = format!("bench-{i:08}");
@@ -114,6 +156,16 @@ async fn main() {
         ..RedisConfig::new(url.as_str())
     };
     let store = Arc::new(RedisEngine::connect(config).await.unwrap());
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "alerts") {
+        let n = std::env::var("BENCH_ALERTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300_000);
+        let rate = alert_write_path(&store, n).await;
+        flush(&url).await;
+        println!("{rate:.0}");
+        return;
+    }
 
     let s = Arc::clone(&store);
     let insert_rate = run(0..1_000, move |i| {
