@@ -36,6 +36,9 @@ pub const MIN_GAP: Duration = Duration::from_millis(100);
 /// round that cannot keep up must not grow memory.
 pub const MAX_QUEUED: usize = 100_000;
 
+/// Most actions (openings, resolutions with their notifications) one round carries out at once.
+const IN_FLIGHT: usize = 16;
+
 /// How many times a rule's write is retried when another evaluator wrote it in between.
 const CAS_ATTEMPTS: usize = 8;
 
@@ -489,20 +492,29 @@ impl RuleService {
     /// what was done. What failed stays owed and is taken over after the lease: a failure here
     /// is logged, not returned.
     async fn carry_out(&self, mut current: Versioned<Regra>, decided: Vec<Transicao>) {
-        let mut done = Vec::with_capacity(decided.len());
-        for transition in decided {
-            let outcome = match transition.acao {
-                Acao::Abrir => self.open(&current.record, &transition.serie).await,
-                Acao::Resolver => self.resolve(&current.record, &transition.serie).await,
-            };
-            match outcome {
-                Ok(()) => done.push(transition),
-                Err(e) => {
-                    tracing::warn!(rule = %current.record.id, serie = %transition.serie, error = %e,
-                        "a rule's action failed; it is retried after its lease");
+        use futures_util::StreamExt as _;
+        let rule = &current.record;
+        // Different series' alerts are independent: [`IN_FLIGHT`] at a time, so that a rule
+        // that fires on a thousand series at once opens them in a few round trips' time.
+        let done: Vec<Transicao> = futures_util::stream::iter(decided)
+            .map(|transition| async move {
+                let outcome = match transition.acao {
+                    Acao::Abrir => self.open(rule, &transition.serie).await,
+                    Acao::Resolver => self.resolve(rule, &transition.serie).await,
+                };
+                match outcome {
+                    Ok(()) => Some(transition),
+                    Err(e) => {
+                        tracing::warn!(rule = %rule.id, serie = %transition.serie, error = %e,
+                            "a rule's action failed; it is retried after its lease");
+                        None
+                    }
                 }
-            }
-        }
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
         for _ in 0..CAS_ATTEMPTS {
             let now = Timestamp::now();
             let mut rule = current.record;
