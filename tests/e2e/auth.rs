@@ -79,7 +79,13 @@ async fn the_openapi_document_says_which_routes_need_a_key_as_the_server_is_conf
         .await
         .json;
     assert_eq!(doc["security"][0]["api_key"], serde_json::json!([]));
-    for open in ["/healthz", "/readyz", "/metrics/prometheus"] {
+    for open in [
+        "/healthz",
+        "/readyz",
+        "/metrics/prometheus",
+        "/ui",
+        "/ui/{asset}",
+    ] {
         assert_eq!(
             doc["paths"][open]["get"]["security"],
             serde_json::json!([{}]),
@@ -92,4 +98,40 @@ async fn the_openapi_document_says_which_routes_need_a_key_as_the_server_is_conf
         .unwrap()
         .iter()
         .any(|s| s.get("token").is_some()));
+}
+
+#[actix_rt::test]
+async fn the_dashboard_is_open_says_whether_auth_is_on_and_allows_only_its_own_content() {
+    for (keys, auth) in [(vec![], "off"), (vec!["k".to_owned()], "on")] {
+        let s = spawn_app(|s| s.auth.api_keys = keys).await;
+        let page = get(&s.url("/ui")).await;
+        assert_eq!(page.status, 200, "the page needs no key");
+        assert!(page
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")));
+        assert!(
+            page.text
+                .contains(&format!(r#"<meta name="integra-auth" content="{auth}">"#)),
+            "the page tells its script that auth is {auth}"
+        );
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"));
+        for (asset, kind) in [("app.js", "text/javascript"), ("app.css", "text/css")] {
+            let served = get(&s.url(&format!("/ui/{asset}"))).await;
+            assert_eq!(served.status, 200, "{asset}");
+            assert!(served
+                .header("content-type")
+                .is_some_and(|t| t.starts_with(kind)));
+            assert!(!served.text.is_empty());
+        }
+        // Only its own assets are open: another name is what any unknown route is.
+        let other = if auth == "on" { 401 } else { 404 };
+        get(&s.url("/ui/outro.js")).await.assert_problem(other);
+        let head = integra_tests::client()
+            .head(s.url("/ui"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status().as_u16(), 200);
+    }
 }
