@@ -231,43 +231,32 @@ impl Indexed for StoredAlert {
     }
 }
 
-impl Indexed for Silencio {
-    /// Kept until the service removes them, long after they ended.
-    const COLLECTION: Collection = Collection::lasting("silence");
+/// A record listed whole (no filter, no facet): only the index `all`, by its creation time, in a
+/// lasting collection (kept until removed, never expired nor evicted).
+macro_rules! listed_whole {
+    ($record:ty, $collection:literal) => {
+        impl Indexed for $record {
+            const COLLECTION: Collection = Collection::lasting($collection);
 
-    fn created(&self) -> Timestamp {
-        self.criado_em
-    }
+            fn created(&self) -> Timestamp {
+                self.criado_em
+            }
 
-    fn facets(&self) -> Vec<Facet> {
-        Vec::new()
-    }
+            fn facets(&self) -> Vec<Facet> {
+                Vec::new()
+            }
 
-    const FACETS: &'static [(&'static str, &'static [&'static str])] = &[];
+            const FACETS: &'static [(&'static str, &'static [&'static str])] = &[];
 
-    fn wanted((): &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange) {
-        (Vec::new(), TimeRange::ALL)
-    }
+            fn wanted((): &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange) {
+                (Vec::new(), TimeRange::ALL)
+            }
+        }
+    };
 }
 
-impl Indexed for Regra {
-    /// Kept until deleted.
-    const COLLECTION: Collection = Collection::lasting("rule");
-
-    fn created(&self) -> Timestamp {
-        self.criado_em
-    }
-
-    fn facets(&self) -> Vec<Facet> {
-        Vec::new()
-    }
-
-    const FACETS: &'static [(&'static str, &'static [&'static str])] = &[];
-
-    fn wanted((): &Self::Filter) -> (Vec<Option<&'static str>>, TimeRange) {
-        (Vec::new(), TimeRange::ALL)
-    }
-}
+listed_whole!(Silencio, "silence");
+listed_whole!(Regra, "rule");
 
 #[cfg(test)]
 mod tests {

@@ -11,15 +11,9 @@ use actix_web::{web, Error, ResponseError};
 
 use crate::{ApiError, AppState};
 
-/// Routes open without a key: probes and the scrape endpoint.
-const OPEN_ROUTES: [&str; 6] = [
-    "/healthz",
-    "/readyz",
-    "/metrics/prometheus",
-    "/ui",
-    "/ui/app.js",
-    "/ui/app.css",
-];
+/// Routes open without a key: probes and the scrape endpoint (the dashboard's page and assets
+/// are open too: `routes::is_dashboard`).
+const OPEN_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics/prometheus"];
 
 /// Refuses requests without a valid `Authorization: Bearer <key>` (or `?token=<key>` on `/ws` and
 /// the SSE streams)
@@ -34,6 +28,7 @@ pub async fn authenticate(
         .unwrap_or_default();
     if keys.is_empty()
         || OPEN_ROUTES.contains(&req.path())
+        || crate::routes::is_dashboard(req.path())
         || presented_key(&req).is_some_and(|k| keys.iter().any(|key| same(key, &k)))
     {
         return next

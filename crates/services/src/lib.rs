@@ -5,6 +5,7 @@
 //! Embedding them on the in-process backends takes a few lines; see `examples/embed.rs`.
 
 mod alerts;
+mod catalog;
 mod error;
 mod events;
 mod health;

@@ -19,10 +19,11 @@ use std::time::Duration;
 
 use integra_domain::{
     notification_id, series_hash, series_number, Acao, Alerta, Condicao, MetricQuery, Metrica,
-    NovaMensagem, NovaRegra, Observacao, Order, Paging, Regra, TimeRange, Timestamp, Transicao,
+    NovaMensagem, NovaRegra, Observacao, Regra, TimeRange, Timestamp, Transicao,
 };
-use integra_ports::{Inserted, Records, Replaced, SeriesStore, Versioned};
+use integra_ports::{Records, Replaced, SeriesStore, Versioned};
 
+use crate::catalog::Catalog;
 use crate::{AlertService, MessageService, Ports, ServiceError};
 
 /// Most rules kept.
@@ -171,7 +172,7 @@ impl std::hash::Hasher for FastHasher {
 
 /// Rules: kept in the store, evaluated by every instance over the samples it receives.
 pub struct RuleService {
-    ports: Ports<dyn Records<Regra>>,
+    rules: Catalog<Regra>,
     series: Arc<dyn SeriesStore>,
     alerts: Arc<AlertService>,
     messages: Arc<MessageService>,
@@ -192,7 +193,7 @@ impl RuleService {
         config: RulesConfig,
     ) -> Self {
         Self {
-            ports,
+            rules: Catalog::new(ports, "rule", MAX_RULES),
             series,
             alerts,
             messages,
@@ -211,33 +212,15 @@ impl RuleService {
     /// [`ServiceError::Overloaded`] at [`MAX_RULES`]; a store failure.
     pub async fn create(&self, input: NovaRegra) -> Result<(bool, Regra), ServiceError> {
         let rule = Regra::create(input, Timestamp::now())?;
-        let rules = self.all().await?;
-        if rules.len() >= MAX_RULES {
-            return Err(ServiceError::Overloaded(format!(
-                "{MAX_RULES} rules exist already; delete some first"
-            )));
+        let held = self.rules.all().await?;
+        let (made, rule) = self
+            .rules
+            .add(rule, held.len(), Regra::same_definition)
+            .await?;
+        if made {
+            self.set_watched(held.iter().map(|v| &v.record).chain([&rule]));
         }
-        let inserted = self
-            .ports
-            .store
-            .insert(&rule)
-            .await
-            .map_err(self.ports.store_failed("insert"))?;
-        match inserted {
-            Inserted::Created => {
-                let mut all: Vec<Regra> = rules.into_iter().map(|v| v.record).collect();
-                all.push(rule.clone());
-                self.set_watched(&all);
-                Ok((true, rule))
-            }
-            Inserted::Exists(Versioned { record, .. }) if record.same_definition(&rule) => {
-                Ok((false, record))
-            }
-            Inserted::Exists(_) => Err(ServiceError::Conflict(format!(
-                "rule {} exists with another definition",
-                rule.id
-            ))),
-        }
+        Ok((made, rule))
     }
 
     /// Reads one rule, with the state of its series.
@@ -245,13 +228,7 @@ impl RuleService {
     /// # Errors
     /// [`ServiceError::NotFound`], or a store failure.
     pub async fn get(&self, id: &str) -> Result<Regra, ServiceError> {
-        self.ports
-            .store
-            .get(id)
-            .await
-            .map_err(self.ports.store_failed("get"))?
-            .map(|v| v.record)
-            .ok_or_else(|| ServiceError::NotFound(format!("rule {id}")))
+        Ok(self.rules.get(id).await?.record)
     }
 
     /// Every rule, newest first.
@@ -259,7 +236,13 @@ impl RuleService {
     /// # Errors
     /// A store failure.
     pub async fn list(&self) -> Result<Vec<Regra>, ServiceError> {
-        let mut rules: Vec<Regra> = self.all().await?.into_iter().map(|v| v.record).collect();
+        let mut rules: Vec<Regra> = self
+            .rules
+            .all()
+            .await?
+            .into_iter()
+            .map(|v| v.record)
+            .collect();
         rules.reverse();
         Ok(rules)
     }
@@ -269,17 +252,7 @@ impl RuleService {
     /// # Errors
     /// [`ServiceError::NotFound`], or a store failure.
     pub async fn delete(&self, id: &str) -> Result<(), ServiceError> {
-        let removed = self
-            .ports
-            .store
-            .remove(id)
-            .await
-            .map_err(self.ports.store_failed("remove"))?;
-        if removed {
-            Ok(())
-        } else {
-            Err(ServiceError::NotFound(format!("rule {id}")))
-        }
+        self.rules.remove(id).await
     }
 
     /// Queues the samples just stored for the rules that watch their series, for the next round.
@@ -364,26 +337,23 @@ impl RuleService {
     pub async fn evaluate(&self) -> Result<(), ServiceError> {
         let mut queued =
             std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner)).by_rule;
-        let rules = match self.all().await {
+        let rules = match self.rules.all().await {
             Ok(rules) => rules,
             Err(e) => {
                 self.requeue(queued);
                 return Err(e);
             }
         };
-        let records: Vec<Regra> = rules.iter().map(|v| v.record.clone()).collect();
-        self.set_watched(&records);
+        self.set_watched(rules.iter().map(|v| &v.record));
         let now = Timestamp::now();
         let mut first_failure = None;
         for rule in rules {
-            let mine = queued.remove(rule.record.id.as_str()).unwrap_or_default();
-            if let Err(e) = self.evaluate_rule(rule.clone(), &mine, now).await {
+            let (id, mine) = queued
+                .remove_entry(rule.record.id.as_str())
+                .unwrap_or_else(|| (Arc::from(rule.record.id.as_str()), BySeries::default()));
+            if let Err(e) = self.evaluate_rule(rule, &mine, now).await {
                 tracing::warn!(error = %e, "a rule was not evaluated; its samples wait for the next round");
-                self.requeue(
-                    [(Arc::from(rule.record.id.as_str()), mine)]
-                        .into_iter()
-                        .collect(),
-                );
+                self.requeue([(id, mine)].into_iter().collect());
                 first_failure.get_or_insert(e);
             }
         }
@@ -418,13 +388,7 @@ impl RuleService {
             if !changed && decided.is_empty() {
                 return Ok(());
             }
-            let replaced = self
-                .ports
-                .store
-                .replace(&rule, revision)
-                .await
-                .map_err(self.ports.store_failed("replace"))?;
-            match replaced {
+            match self.rules.replace(&rule, revision).await? {
                 Replaced::Done(revision) => {
                     if !decided.is_empty() {
                         let written = Versioned {
@@ -471,7 +435,7 @@ impl RuleService {
             .series
             .query_samples(&query)
             .await
-            .map_err(self.ports.store_failed("query_samples"))?;
+            .map_err(self.rules.ports.store_failed("query_samples"))?;
         let mut by_series: HashMap<String, Vec<Metrica>> = HashMap::new();
         for sample in stored {
             by_series
@@ -525,13 +489,7 @@ impl RuleService {
             if !changed {
                 break;
             }
-            let replaced = self
-                .ports
-                .store
-                .replace(&rule, current.revision)
-                .await
-                .map_err(self.ports.store_failed("replace"));
-            match replaced {
+            match self.rules.replace(&rule, current.revision).await {
                 Ok(Replaced::Done(_) | Replaced::Stale(None)) => break,
                 Ok(Replaced::Stale(Some(fresh))) => current = fresh,
                 // Done, not cleared: taken over after the lease, and done again to no effect.
@@ -621,7 +579,7 @@ impl RuleService {
     }
 
     /// What ingest needs of `rules`, by the metric each watches.
-    fn set_watched(&self, rules: &[Regra]) {
+    fn set_watched<'a>(&self, rules: impl IntoIterator<Item = &'a Regra>) {
         let mut watched: Fast<String, Vec<Watcher>> = Fast::default();
         for rule in rules {
             watched
@@ -635,15 +593,6 @@ impl RuleService {
                 });
         }
         *self.watched.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(watched);
-    }
-
-    /// Every rule, oldest first.
-    async fn all(&self) -> Result<Vec<Versioned<Regra>>, ServiceError> {
-        self.ports
-            .store
-            .list(&(), Paging::new(0, MAX_RULES)?, Order::OldestFirst)
-            .await
-            .map_err(self.ports.store_failed("list"))
     }
 }
 

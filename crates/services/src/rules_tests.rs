@@ -302,7 +302,7 @@ async fn a_store_failure_keeps_the_samples_for_the_next_round() {
         )),
         RulesConfig::default(),
     );
-    rules.set_watched(std::slice::from_ref(&stored));
+    rules.set_watched([&stored]);
     rules.observe(std::slice::from_ref(&sample));
     assert!(matches!(
         rules.evaluate().await,

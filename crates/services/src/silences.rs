@@ -8,9 +8,10 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use integra_domain::{Alerta, NovoSilencio, Order, Paging, Silencio, Timestamp};
-use integra_ports::{Inserted, Records, Replaced, Versioned};
+use integra_domain::{Alerta, NovoSilencio, Silencio, Timestamp};
+use integra_ports::{Records, Replaced, Versioned};
 
+use crate::catalog::Catalog;
 use crate::{Ports, ServiceError};
 
 /// Most silences kept, in force or ended.
@@ -27,7 +28,7 @@ const CAS_ATTEMPTS: usize = 8;
 
 /// Silences: kept in the store, consulted from memory.
 pub struct SilenceService {
-    ports: Ports<dyn Records<Silencio>>,
+    silences: Catalog<Silencio>,
     /// Every silence, as last read.
     known: RwLock<Arc<Vec<Silencio>>>,
 }
@@ -37,7 +38,7 @@ impl SilenceService {
     /// silences made on other instances.
     pub fn new(ports: Ports<dyn Records<Silencio>>) -> Self {
         Self {
-            ports,
+            silences: Catalog::new(ports, "silence", MAX_SILENCES),
             known: RwLock::new(Arc::new(Vec::new())),
         }
     }
@@ -59,32 +60,19 @@ impl SilenceService {
     /// [`ServiceError::Overloaded`] at [`MAX_SILENCES`]; a store failure.
     pub async fn create(&self, input: NovoSilencio) -> Result<(bool, Silencio), ServiceError> {
         let silence = Silencio::create(input, Timestamp::now())?;
-        if self.all().await?.len() >= MAX_SILENCES {
-            return Err(ServiceError::Overloaded(format!(
-                "{MAX_SILENCES} silences are kept already; end or wait for some to go"
-            )));
+        let held = self.silences.all().await?;
+        let (made, silence) = self
+            .silences
+            .add(silence, held.len(), |stored, asked| {
+                stored.matchers == asked.matchers && stored.fim == asked.fim
+            })
+            .await?;
+        if made {
+            let mut known: Vec<Silencio> = held.into_iter().map(|v| v.record).collect();
+            known.push(silence.clone());
+            self.remember(known).await?;
         }
-        let inserted = self
-            .ports
-            .store
-            .insert(&silence)
-            .await
-            .map_err(self.ports.store_failed("insert"))?;
-        match inserted {
-            Inserted::Created => {
-                self.refresh().await?;
-                Ok((true, silence))
-            }
-            Inserted::Exists(Versioned { record, .. })
-                if record.matchers == silence.matchers && record.fim == silence.fim =>
-            {
-                Ok((false, record))
-            }
-            Inserted::Exists(_) => Err(ServiceError::Conflict(format!(
-                "silence {} exists with other matchers or another end",
-                silence.id
-            ))),
-        }
+        Ok((made, silence))
     }
 
     /// Reads one silence.
@@ -92,7 +80,7 @@ impl SilenceService {
     /// # Errors
     /// [`ServiceError::NotFound`], or a store failure.
     pub async fn get(&self, id: &str) -> Result<Silencio, ServiceError> {
-        Ok(self.fetch(id).await?.record)
+        Ok(self.silences.get(id).await?.record)
     }
 
     /// The silences, newest first: those in force (`Some(true)`), those not (`Some(false)`: ended
@@ -102,7 +90,13 @@ impl SilenceService {
     /// A store failure.
     pub async fn list(&self, ativo: Option<bool>) -> Result<Vec<Silencio>, ServiceError> {
         let now = Timestamp::now();
-        let mut listed = self.all().await?;
+        let mut listed: Vec<Silencio> = self
+            .silences
+            .all()
+            .await?
+            .into_iter()
+            .map(|v| v.record)
+            .collect();
         listed.retain(|s| ativo.is_none_or(|a| s.active(now) == a));
         listed.reverse();
         Ok(listed)
@@ -114,7 +108,7 @@ impl SilenceService {
     /// [`ServiceError::NotFound`]; [`ServiceError::Conflict`] when it changes too often; a store
     /// failure.
     pub async fn end(&self, id: &str) -> Result<Silencio, ServiceError> {
-        let mut current = self.fetch(id).await?;
+        let mut current = self.silences.get(id).await?;
         for _ in 0..CAS_ATTEMPTS {
             let Versioned {
                 revision,
@@ -123,13 +117,7 @@ impl SilenceService {
             if !record.end(Timestamp::now()) {
                 return Ok(record);
             }
-            let replaced = self
-                .ports
-                .store
-                .replace(&record, revision)
-                .await
-                .map_err(self.ports.store_failed("replace"))?;
-            match replaced {
+            match self.silences.replace(&record, revision).await? {
                 Replaced::Done(_) => {
                     self.refresh().await?;
                     return Ok(record);
@@ -151,20 +139,28 @@ impl SilenceService {
     /// # Errors
     /// A store failure; what was known stays known.
     pub async fn refresh(&self) -> Result<(), ServiceError> {
+        let held = self.silences.all().await?;
+        self.remember(held.into_iter().map(|v| v.record).collect())
+            .await
+    }
+
+    /// Keeps `silences` in memory, less those ended more than a day ago, which leave the store.
+    ///
+    /// # Errors
+    /// A store failure removing one; the others are kept all the same.
+    async fn remember(&self, mut silences: Vec<Silencio>) -> Result<(), ServiceError> {
         let now = Timestamp::now();
         let kept_ms = i64::try_from(KEPT_AFTER_END.as_millis()).unwrap_or(i64::MAX);
-        let mut all = self.all().await?;
-        let (gone, kept): (Vec<_>, Vec<_>) = all
+        let (gone, kept): (Vec<_>, Vec<_>) = silences
             .drain(..)
             .partition(|s| s.fim.millis().saturating_add(kept_ms) <= now.millis());
-        for silence in gone {
-            self.ports
-                .store
-                .remove(silence.id.as_str())
-                .await
-                .map_err(self.ports.store_failed("remove"))?;
-        }
         *self.known.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(kept);
+        for silence in gone {
+            match self.silences.remove(silence.id.as_str()).await {
+                Ok(()) | Err(ServiceError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 
@@ -181,27 +177,6 @@ impl SilenceService {
                 }
             }
         })
-    }
-
-    /// Every silence, oldest first.
-    async fn all(&self) -> Result<Vec<Silencio>, ServiceError> {
-        let page = Paging::new(0, MAX_SILENCES)?;
-        let listed = self
-            .ports
-            .store
-            .list(&(), page, Order::OldestFirst)
-            .await
-            .map_err(self.ports.store_failed("list"))?;
-        Ok(listed.into_iter().map(|v| v.record).collect())
-    }
-
-    async fn fetch(&self, id: &str) -> Result<Versioned<Silencio>, ServiceError> {
-        self.ports
-            .store
-            .get(id)
-            .await
-            .map_err(self.ports.store_failed("get"))?
-            .ok_or_else(|| ServiceError::NotFound(format!("silence {id}")))
     }
 }
 

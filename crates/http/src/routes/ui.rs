@@ -8,8 +8,28 @@ use actix_web::{get, web, HttpResponse};
 use crate::{ApiError, AppState};
 
 const PAGE: &str = include_str!("../ui/index.html");
-const SCRIPT: &str = include_str!("../ui/app.js");
-const STYLE: &str = include_str!("../ui/app.css");
+
+/// The page's assets: name, content type, content.
+const ASSETS: [(&str, &str, &str); 2] = [
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/app.js"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../ui/app.css"),
+    ),
+];
+
+/// Whether `path` is the page or one of its assets: open like the probes.
+pub(crate) fn is_dashboard(path: &str) -> bool {
+    path == "/ui"
+        || path
+            .strip_prefix("/ui/")
+            .is_some_and(|name| ASSETS.iter().any(|(asset, ..)| *asset == name))
+}
 
 /// The page's own content only: its script, its style, the API and `/ws` on this origin.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -56,9 +76,9 @@ pub(crate) async fn dashboard(state: web::Data<AppState>) -> HttpResponse {
 pub(crate) async fn dashboard_asset(
     asset_name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    match asset_name.as_str() {
-        "app.js" => Ok(asset("text/javascript; charset=utf-8", SCRIPT)),
-        "app.css" => Ok(asset("text/css; charset=utf-8", STYLE)),
-        other => Err(ApiError::NoRoute(format!("no dashboard asset `{other}`"))),
-    }
+    ASSETS
+        .iter()
+        .find(|(name, ..)| *name == asset_name.as_str())
+        .map(|(_, content_type, content)| asset(content_type, *content))
+        .ok_or_else(|| ApiError::NoRoute(format!("no dashboard asset `{asset_name}`")))
 }
