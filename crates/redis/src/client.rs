@@ -9,6 +9,7 @@ use integra_ports::StoreError;
 
 use crate::config::{ConnectError, RedisMode};
 use crate::keys::{Collections, SeriesKeys};
+use crate::series::SeenSeries;
 use crate::RedisConfig;
 
 /// Connections to Redis. fred pipelines every command in flight on a connection, and Redis runs
@@ -30,6 +31,8 @@ pub struct RedisEngine {
     /// A Redis Cluster: an operation's keys must share a slot.
     pub(crate) clustered: bool,
     pub(crate) scripts: Scripts,
+    /// The metric series seen registered, appended to without a check.
+    pub(crate) seen: SeenSeries,
 }
 
 /// The Lua scripts (`src/lua/`), loaded on first use and after a Redis restart.
@@ -43,6 +46,7 @@ pub(crate) struct Scripts {
     pub(crate) series_register: Script,
     pub(crate) series_append: Script,
     pub(crate) series_batch: Script,
+    pub(crate) series_log: Script,
     pub(crate) series_query: Script,
     pub(crate) channel_publish: Script,
     pub(crate) channel_history: Script,
@@ -70,6 +74,7 @@ impl Scripts {
             series_register: series(include_str!("lua/series_register.lua")),
             series_append: series(include_str!("lua/series_append.lua")),
             series_batch: series(include_str!("lua/series_batch.lua")),
+            series_log: series(include_str!("lua/series_log.lua")),
             series_query: series(include_str!("lua/series_query.lua")),
         }
     }
@@ -199,6 +204,7 @@ impl RedisEngine {
             prefix: config.key_prefix,
             ttl_ms,
             scripts: Scripts::new(),
+            seen: SeenSeries::default(),
         })
     }
 

@@ -2,7 +2,12 @@
 //! `{metrics}`) and each name's samples in a slot of its own (`lua/series_append.lua`, slot of
 //! `{metrics:N}`), so that on Redis Cluster the names spread over the shards.
 //!
-//! Appending a batch of one name, the common case, is one script call once the name is known
+//! A batch whose every series this engine has seen registered, the steady state of an exporter,
+//! has nothing to check: it is one call of `lua/series_log.lua`, an `APPEND` per name (see
+//! [`SeenSeries`]). Any other batch is checked and written by the scripts below, and the numbers
+//! they give its series remembered.
+//!
+//! Appending a batch of one name is one script call once the name is known
 //! (`lua/series_append.lua`: check, then write); a name seen for the first time is registered
 //! first (`lua/series_register.lua`: name cap, exposition collisions).
 //!
@@ -19,6 +24,7 @@
 //! packed; the names of a query without `nome` are merged here.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use fred::prelude::*;
@@ -37,32 +43,197 @@ fn count(n: usize) -> Value {
     i64::try_from(n).unwrap_or(i64::MAX).into()
 }
 
-/// The samples of one name in a batch, with their indexes.
+/// The samples of one name in a batch, with their indexes, and the distinct series they belong
+/// to.
 struct Group<'a> {
     nome: &'a str,
     samples: Vec<(usize, &'a Metrica)>,
+    /// Each distinct series' key, in the order of its first sample: its place in the group.
+    keys: Vec<String>,
+    /// The batch index of each series' first sample, by place.
+    firsts: Vec<usize>,
+    /// The place of each sample's series, by sample.
+    places: Vec<u16>,
+}
+
+impl Group<'_> {
+    /// The tipo of the group's first sample (every group has one).
+    fn tipo(&self) -> TipoMetrica {
+        self.samples[0].1.tipo
+    }
+
+    /// The index of the group's first sample of another tipo than its first, if any.
+    fn mismatch(&self) -> Option<usize> {
+        let tipo = self.tipo();
+        self.samples
+            .iter()
+            .find(|(_, s)| s.tipo != tipo)
+            .map(|(index, _)| *index)
+    }
+
+    /// The points packed as the scripts take them, 18 bytes each: the series' place (u16), the
+    /// timestamp in ms and the value (f64), little-endian.
+    fn points(&self) -> Vec<u8> {
+        let mut points = Vec::with_capacity(18 * self.samples.len());
+        for ((_, sample), place) in self.samples.iter().zip(&self.places) {
+            points.extend_from_slice(&place.to_le_bytes());
+            // Whole milliseconds: exact in a double up to 2^53.
+            #[allow(clippy::cast_precision_loss)]
+            points.extend_from_slice(&(sample.timestamp.millis() as f64).to_le_bytes());
+            points.extend_from_slice(&sample.valor.to_le_bytes());
+        }
+        points
+    }
 }
 
 /// The batch's samples by name, names in the order of their first sample.
 fn by_name(samples: &[Metrica]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut places: Vec<HashMap<String, u16>> = Vec::new();
     for (index, sample) in samples.iter().enumerate() {
         let at = *seen.entry(sample.nome.as_str()).or_insert_with(|| {
             groups.push(Group {
                 nome: &sample.nome,
                 samples: Vec::new(),
+                keys: Vec::new(),
+                firsts: Vec::new(),
+                places: Vec::new(),
             });
+            places.push(HashMap::new());
             groups.len() - 1
         });
-        groups[at].samples.push((index, sample));
+        let group = &mut groups[at];
+        let next = u16::try_from(group.keys.len()).unwrap_or(u16::MAX);
+        let place = *places[at]
+            .entry(sample.series_key())
+            .or_insert_with_key(|key| {
+                group.keys.push(key.clone());
+                group.firsts.push(index);
+                next
+            });
+        group.samples.push((index, sample));
+        group.places.push(place);
     }
     groups
 }
 
+/// Most series an engine remembers as registered; past it, it forgets them all and learns again
+/// the ones still written (a bound on its memory whatever clients send).
+const SEEN_MAX: usize = 100_000;
+
+/// The series this engine saw registered in Redis, with their numbers: a batch whose every series
+/// is among them has nothing to check (a name's tipo and series never change once registered,
+/// and only a new series meets the caps), so it is appended unchecked (`lua/series_log.lua`).
+/// Each name's numbers hold under the gen of its meta: Redis losing them (flushed, restarted
+/// empty, the name then made again or not) is found by that script, which then writes nothing,
+/// and this is forgotten.
+#[derive(Default)]
+pub(crate) struct SeenSeries {
+    inner: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    names: HashMap<String, SeenName>,
+    /// Series remembered, over every name.
+    series: usize,
+}
+
+/// What an engine saw of one name: the gen of its meta, its tipo, series key → number.
+struct SeenName {
+    gen: String,
+    tipo: TipoMetrica,
+    numbers: HashMap<String, i64>,
+}
+
+impl SeenSeries {
+    /// Each group's log record (as `append_name` in `lua/series_lib.lua` writes it), when every
+    /// series of the batch was seen registered with the group's tipo; none otherwise.
+    fn records(&self, groups: &[Group<'_>]) -> Option<Vec<(String, Vec<u8>)>> {
+        let numbered: Vec<(String, Vec<i64>)> = {
+            let seen = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            groups
+                .iter()
+                .map(|group| {
+                    let name = seen.names.get(group.nome)?;
+                    if name.tipo != group.tipo() || group.mismatch().is_some() {
+                        return None;
+                    }
+                    let numbers = group
+                        .keys
+                        .iter()
+                        .map(|k| name.numbers.get(k).copied())
+                        .collect::<Option<_>>()?;
+                    Some((name.gen.clone(), numbers))
+                })
+                .collect::<Option<_>>()?
+        };
+        // Series numbers and counts are small: exact in a double.
+        #[allow(clippy::cast_precision_loss)]
+        let double = |n: usize| (n as f64).to_le_bytes();
+        Some(
+            groups
+                .iter()
+                .zip(numbered)
+                .map(|(group, (gen, numbers))| {
+                    let points = group.points();
+                    let mut record = Vec::with_capacity(8 * (numbers.len() + 2) + points.len());
+                    record.extend_from_slice(&double(numbers.len()));
+                    for n in numbers {
+                        record.extend_from_slice(&double(usize::try_from(n).unwrap_or(0)));
+                    }
+                    record.extend_from_slice(&double(group.samples.len()));
+                    record.extend_from_slice(&points);
+                    (gen, record)
+                })
+                .collect(),
+        )
+    }
+
+    /// Remembers the series of a batch written, with the numbers the script gave them.
+    fn remember(&self, groups: &[Group<'_>], written: &[Numbered]) {
+        let mut seen = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        for (group, Numbered { gen, numbers }) in groups.iter().zip(written) {
+            if gen.is_empty() || numbers.len() != group.keys.len() {
+                continue;
+            }
+            if seen.series + numbers.len() > SEEN_MAX {
+                *seen = Seen::default();
+            }
+            let Seen { names, series } = &mut *seen;
+            let name = names
+                .entry(group.nome.to_owned())
+                .or_insert_with(|| SeenName {
+                    gen: gen.clone(),
+                    tipo: group.tipo(),
+                    numbers: HashMap::new(),
+                });
+            if name.gen != *gen {
+                // The name was made again: what was seen of it before no longer holds.
+                *series -= name.numbers.len();
+                name.numbers.clear();
+                name.gen.clone_from(gen);
+                name.tipo = group.tipo();
+            }
+            for (key, n) in group.keys.iter().zip(numbers) {
+                if name.numbers.insert(key.clone(), *n).is_none() {
+                    *series += 1;
+                }
+            }
+        }
+    }
+
+    /// Forgets every series: Redis no longer holds some.
+    fn forget(&self) {
+        *self.inner.lock().unwrap_or_else(PoisonError::into_inner) = Seen::default();
+    }
+}
+
 /// What a series script answered.
 enum Verdict {
-    Ok,
+    /// Written (or, in a check, fit): after a write, each group's name as it was written.
+    Ok(Vec<Numbered>),
     /// The name is not in the registry yet: nothing was written.
     Unregistered,
     Rejected(SampleRejection),
@@ -76,14 +247,30 @@ fn verdict<'a>(
 ) -> Verdict {
     let mut parts = reply.into_iter();
     let tag = parts.next().and_then(text).unwrap_or_default();
-    let index = parts
-        .next()
+    let second = parts.next();
+    if tag == "ok" {
+        let numbers = second
+            .into_iter()
+            .chain(parts)
+            .map(|v| match v {
+                Value::Array(parts) => {
+                    let mut parts = parts.into_iter();
+                    Numbered {
+                        gen: parts.next().and_then(text).unwrap_or_default(),
+                        numbers: parts.filter_map(|n| n.as_i64()).collect(),
+                    }
+                }
+                _ => Numbered::default(),
+            })
+            .collect();
+        return Verdict::Ok(numbers);
+    }
+    let index = second
         .and_then(|v| v.as_i64())
         .and_then(|i| usize::try_from(i).ok())
         .unwrap_or(0);
     let nome = nome_at(index).to_owned();
     let rejection = match tag.as_str() {
-        "ok" => return Verdict::Ok,
         "unregistered" => return Verdict::Unregistered,
         "type" => SampleRejection::TypeMismatch {
             index,
@@ -112,6 +299,17 @@ fn verdict<'a>(
     Verdict::Rejected(rejection)
 }
 
+/// A name as a script wrote it: the gen of its meta and its series numbers, by place in the group.
+#[derive(Default)]
+struct Numbered {
+    gen: String,
+    numbers: Vec<i64>,
+}
+
+/// A batch written, with each group's name as written, or the rejection of its first refused
+/// sample.
+type Written = Result<Vec<Numbered>, SampleRejection>;
+
 /// The first rejection of a batch, by the index of its sample.
 fn first(rejections: impl Iterator<Item = SampleRejection>) -> Option<SampleRejection> {
     rejections.min_by_key(SampleRejection::index)
@@ -125,43 +323,26 @@ enum Mode {
 
 /// A group's samples as the series scripts take them (`read_group` in `lua/series_lib.lua`): the
 /// first sample's tipo, the index of the first sample and of the first of another tipo (-1), the
-/// number of distinct series, the points packed (18 bytes each: the series' place in the group,
-/// u16; the timestamp in ms and the value, f64; little-endian; none in a check), then each
+/// number of distinct series, the points packed ([`Group::points`]; none in a check), then each
 /// series' key and the index of its first sample.
 fn push_samples(args: &mut Vec<Value>, group: &Group<'_>, mode: Mode) {
-    let Some(&(first, head)) = group.samples.first() else {
-        return;
-    };
     let mismatch = group
-        .samples
-        .iter()
-        .find(|(_, s)| s.tipo != head.tipo)
-        .map_or(-1, |(index, _)| i64::try_from(*index).unwrap_or(i64::MAX));
-    let mut places: HashMap<String, u16> = HashMap::new();
-    let mut series: Vec<Value> = Vec::new();
-    let mut points = Vec::with_capacity(18 * group.samples.len());
-    for (index, sample) in &group.samples {
-        let next = u16::try_from(places.len()).unwrap_or(u16::MAX);
-        let place = *places.entry(sample.series_key()).or_insert_with_key(|key| {
-            series.extend([key.as_str().into(), count(*index)]);
-            next
-        });
-        if mode == Mode::Append {
-            points.extend_from_slice(&place.to_le_bytes());
-            // Whole milliseconds: exact in a double up to 2^53.
-            #[allow(clippy::cast_precision_loss)]
-            points.extend_from_slice(&(sample.timestamp.millis() as f64).to_le_bytes());
-            points.extend_from_slice(&sample.valor.to_le_bytes());
-        }
-    }
+        .mismatch()
+        .map_or(-1, |index| i64::try_from(index).unwrap_or(i64::MAX));
+    let points = match mode {
+        Mode::Append => group.points(),
+        Mode::Check => Vec::new(),
+    };
     args.extend([
-        head.tipo.as_str().into(),
-        count(first),
+        group.tipo().as_str().into(),
+        count(group.samples[0].0),
         mismatch.into(),
-        count(places.len()),
+        count(group.keys.len()),
         Value::Bytes(points.into()),
     ]);
-    args.extend(series);
+    for (key, first) in group.keys.iter().zip(&group.firsts) {
+        args.extend([key.as_str().into(), count(*first)]);
+    }
 }
 
 /// The bytes of one point in `lua/series_query.lua`'s answer: series n, timestamp, value.
@@ -260,7 +441,7 @@ impl RedisEngine {
         &self,
         groups: &[Group<'_>],
         limits: SeriesLimits,
-    ) -> Result<Result<(), SampleRejection>, StoreError> {
+    ) -> Result<Written, StoreError> {
         let mut keys = Vec::with_capacity(2 + 3 * groups.len());
         keys.extend([
             self.series_keys.kinds.clone(),
@@ -276,10 +457,9 @@ impl RedisEngine {
         for group in groups {
             let name = self.series_keys.name(group.nome);
             keys.extend([name.base, name.series, name.meta]);
-            let tipo = group.samples[0].1.tipo;
             args.extend([
                 group.nome.into(),
-                tipo.exposed_names(group.nome).join("\n").into(),
+                group.tipo().exposed_names(group.nome).join("\n").into(),
             ]);
             push_samples(&mut args, group, Mode::Append);
         }
@@ -287,9 +467,80 @@ impl RedisEngine {
         Ok(
             match verdict(reply, limits, |index| nome_of(groups, index)) {
                 Verdict::Rejected(r) => Err(r),
-                Verdict::Ok | Verdict::Unregistered => Ok(()),
+                Verdict::Ok(numbers) => Ok(numbers),
+                Verdict::Unregistered => Ok(Vec::new()),
             },
         )
+    }
+
+    /// Runs `lua/series_log.lua`: the batch's records appended unchecked, every series of it seen
+    /// registered before. False when Redis no longer holds a name (nothing was written).
+    async fn append_seen(
+        &self,
+        groups: &[Group<'_>],
+        records: Vec<(String, Vec<u8>)>,
+        limits: SeriesLimits,
+    ) -> Result<bool, StoreError> {
+        let mut keys = Vec::with_capacity(2 * groups.len());
+        for group in groups {
+            let name = self.series_keys.name(group.nome);
+            keys.extend([name.base, name.meta]);
+        }
+        let mut args: Vec<Value> = Vec::with_capacity(3 + 2 * records.len());
+        args.extend([
+            Timestamp::now().millis().into(),
+            limits.retention_ms.into(),
+            count(limits.max_samples_per_series),
+        ]);
+        for (gen, record) in records {
+            args.extend([gen.into(), Value::Bytes(record.into())]);
+        }
+        let reply: Vec<Value> = self.eval(&self.scripts.series_log, keys, args).await?;
+        Ok(reply.into_iter().next().and_then(text).as_deref() == Some("ok"))
+    }
+
+    /// Checks and writes a batch (registering its new names), as the scripts decide.
+    async fn append_checked(
+        &self,
+        groups: &[Group<'_>],
+        limits: SeriesLimits,
+    ) -> Result<Written, StoreError> {
+        if let [one] = groups {
+            // Check and write in one call; a name seen for the first time is registered, then
+            // written.
+            return match self.append_name(one, Mode::Append, false, limits).await? {
+                Verdict::Ok(numbers) => Ok(Ok(numbers)),
+                Verdict::Rejected(r) => Ok(Err(r)),
+                Verdict::Unregistered => match self.register(&[one], limits).await? {
+                    Verdict::Rejected(r) => Ok(Err(r)),
+                    _ => self.write(groups, limits).await,
+                },
+            };
+        }
+        if !self.clustered {
+            return self.append_batch(groups, limits).await;
+        }
+        let verdicts = self
+            .append_names(groups, Mode::Check, false, limits)
+            .await?;
+        let mut unregistered = Vec::new();
+        let mut rejections = Vec::new();
+        for (group, verdict) in groups.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Ok(_) => {}
+                Verdict::Unregistered => unregistered.push(group),
+                Verdict::Rejected(r) => rejections.push(r),
+            }
+        }
+        if let Some(r) = first(rejections.into_iter()) {
+            return Ok(Err(r));
+        }
+        if !unregistered.is_empty() {
+            if let Verdict::Rejected(r) = self.register(&unregistered, limits).await? {
+                return Ok(Err(r));
+            }
+        }
+        self.write(groups, limits).await
     }
 
     /// Runs `lua/series_register.lua` on these names.
@@ -369,15 +620,20 @@ impl RedisEngine {
         &self,
         groups: &[Group<'_>],
         limits: SeriesLimits,
-    ) -> Result<Result<(), SampleRejection>, StoreError> {
+    ) -> Result<Written, StoreError> {
         let verdicts = self
             .append_names(groups, Mode::Append, true, limits)
             .await?;
-        Ok(first(verdicts.into_iter().filter_map(|v| match v {
-            Verdict::Rejected(r) => Some(r),
-            _ => None,
-        }))
-        .map_or(Ok(()), Err))
+        let mut numbers = Vec::with_capacity(groups.len());
+        let mut rejections = Vec::new();
+        for verdict in verdicts {
+            match verdict {
+                Verdict::Ok(mut n) => numbers.push(n.pop().unwrap_or_default()),
+                Verdict::Rejected(r) => rejections.push(r),
+                Verdict::Unregistered => numbers.push(Numbered::default()),
+            }
+        }
+        Ok(first(rejections.into_iter()).map_or(Ok(numbers), Err))
     }
 
     /// Every registered name, or only those of `tipo`.
@@ -403,42 +659,22 @@ impl SeriesStore for RedisEngine {
         limits: SeriesLimits,
     ) -> Result<Result<(), SampleRejection>, StoreError> {
         let groups = by_name(samples);
-        if let [one] = groups.as_slice() {
-            // Check and write in one call; a name seen for the first time is registered, then
-            // written.
-            return match self.append_name(one, Mode::Append, false, limits).await? {
-                Verdict::Ok => Ok(Ok(())),
-                Verdict::Rejected(r) => Ok(Err(r)),
-                Verdict::Unregistered => match self.register(&[one], limits).await? {
-                    Verdict::Rejected(r) => Ok(Err(r)),
-                    _ => self.write(&groups, limits).await,
-                },
-            };
-        }
-        if !self.clustered {
-            return self.append_batch(&groups, limits).await;
-        }
-        let verdicts = self
-            .append_names(&groups, Mode::Check, false, limits)
-            .await?;
-        let mut unregistered = Vec::new();
-        let mut rejections = Vec::new();
-        for (group, verdict) in groups.iter().zip(verdicts) {
-            match verdict {
-                Verdict::Ok => {}
-                Verdict::Unregistered => unregistered.push(group),
-                Verdict::Rejected(r) => rejections.push(r),
+        // One script call holds one slot: on a cluster, only a batch of one name is appended
+        // unchecked in one call, all or none.
+        if !self.clustered || groups.len() == 1 {
+            if let Some(records) = self.seen.records(&groups) {
+                if self.append_seen(&groups, records, limits).await? {
+                    return Ok(Ok(()));
+                }
+                self.seen.forget();
             }
         }
-        if let Some(r) = first(rejections.into_iter()) {
-            return Ok(Err(r));
-        }
-        if !unregistered.is_empty() {
-            if let Verdict::Rejected(r) = self.register(&unregistered, limits).await? {
-                return Ok(Err(r));
-            }
-        }
-        self.write(&groups, limits).await
+        let numbers = match self.append_checked(&groups, limits).await? {
+            Ok(numbers) => numbers,
+            Err(r) => return Ok(Err(r)),
+        };
+        self.seen.remember(&groups, &numbers);
+        Ok(Ok(()))
     }
 
     async fn query_samples(&self, query: &MetricQuery) -> Result<Vec<Metrica>, StoreError> {

@@ -282,3 +282,193 @@ async fn a_series_is_one_string_of_16_byte_points_and_an_earlier_layout_is_clear
     // The 21st batch filled it (2,100 samples): they were folded; the 22nd waits.
     assert_eq!(redis_cli(&["STRLEN", &points]), (4100 * 16).to_string());
 }
+
+/// Gauge samples of `nome`, one per label value of `x`, at `ms`.
+fn gauges(nome: &str, xs: &[&str], ms: i64) -> Vec<integra_domain::Metrica> {
+    xs.iter()
+        .map(|x| integra_domain::Metrica {
+            nome: nome.into(),
+            valor: 1.0,
+            tipo: integra_domain::TipoMetrica::Gauge,
+            labels: [("x".to_owned(), (*x).to_owned())].into(),
+            timestamp: integra_domain::Timestamp::from_millis(ms),
+        })
+        .collect()
+}
+
+/// Each sample of `nome` read back: its `x` label and timestamp, in time order.
+async fn read_back(engine: &RedisEngine, nome: &str) -> Vec<(String, i64)> {
+    use integra_ports::SeriesStore;
+    let query = integra_domain::MetricQuery::new(
+        Some(nome.into()),
+        None,
+        integra_domain::TimeRange::ALL,
+        10_000,
+    )
+    .unwrap();
+    engine
+        .query_samples(&query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.labels["x"].clone(), m.timestamp.millis()))
+        .collect()
+}
+
+const SMALL: integra_ports::SeriesLimits = integra_ports::SeriesLimits {
+    max_names: 1000,
+    max_series_per_name: 3,
+    max_samples_per_series: 100,
+    retention_ms: 3_600_000,
+};
+
+/// Two instances on one prefix number the series in turn; what each appends unchecked to the
+/// series it saw lands in the right series, and the caps still hold for a new series or tipo.
+async fn two_instances_append_to_the_series_they_saw(base: RedisConfig) {
+    use integra_ports::SeriesStore;
+    let config = RedisConfig {
+        key_prefix: format!("test:{}:", integra_domain::Id::generate()),
+        ..base
+    };
+    let a = RedisEngine::connect(config.clone()).await.unwrap();
+    let b = RedisEngine::connect(config).await.unwrap();
+    let t = integra_domain::Timestamp::now().millis();
+    a.append_samples(&gauges("vistas", &["1", "2"], t), SMALL)
+        .await
+        .unwrap()
+        .unwrap();
+    b.append_samples(&gauges("vistas", &["3", "1"], t + 1), SMALL)
+        .await
+        .unwrap()
+        .unwrap();
+    // Both now write unchecked, each with the numbers the other's writes gave too.
+    a.append_samples(&gauges("vistas", &["2", "1"], t + 2), SMALL)
+        .await
+        .unwrap()
+        .unwrap();
+    b.append_samples(&gauges("vistas", &["3"], t + 3), SMALL)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut got = read_back(&a, "vistas").await;
+    got.sort();
+    let want: Vec<(String, i64)> = [
+        ("1", t),
+        ("1", t + 1),
+        ("1", t + 2),
+        ("2", t),
+        ("2", t + 2),
+        ("3", t + 1),
+        ("3", t + 3),
+    ]
+    .iter()
+    .map(|(x, ms)| ((*x).to_owned(), *ms))
+    .collect();
+    assert_eq!(got, want);
+    // A fourth series is past the cap, and another tipo is refused, though the name is known.
+    let refused = a
+        .append_samples(&gauges("vistas", &["1", "4"], t + 4), SMALL)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            refused,
+            Err(integra_ports::SampleRejection::TooManySeries { index: 1, .. })
+        ),
+        "{refused:?}"
+    );
+    let mut counter = gauges("vistas", &["1"], t + 4);
+    counter[0].tipo = integra_domain::TipoMetrica::Counter;
+    let refused = a.append_samples(&counter, SMALL).await.unwrap();
+    assert!(
+        matches!(
+            refused,
+            Err(integra_ports::SampleRejection::TypeMismatch { index: 0, .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        read_back(&b, "vistas").await.len(),
+        7,
+        "nothing refused was written"
+    );
+}
+
+#[tokio::test]
+async fn two_instances_append_to_the_series_they_saw_on_one_redis() {
+    two_instances_append_to_the_series_they_saw(RedisConfig::new(env_or(
+        "INTEGRA_TEST_REDIS_URL",
+        "redis://127.0.0.1:6379",
+    )))
+    .await;
+}
+
+#[tokio::test]
+async fn two_instances_append_to_the_series_they_saw_on_a_cluster() {
+    two_instances_append_to_the_series_they_saw(cluster::base()).await;
+}
+
+/// Redis emptied under a running engine (flushed, or restarted with nothing on disk): the next
+/// batch of series the engine had seen is registered and written again, not lost or misfiled.
+#[tokio::test]
+async fn series_seen_before_redis_was_emptied_are_registered_again() {
+    use integra_ports::SeriesStore;
+    let prefix = format!("test:{}:", integra_domain::Id::generate());
+    let engine = RedisEngine::connect(RedisConfig {
+        key_prefix: prefix.clone(),
+        ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    })
+    .await
+    .unwrap();
+    let t = integra_domain::Timestamp::now().millis();
+    let mut batch = gauges("esvaziada", &["1", "2"], t);
+    batch.extend(gauges("outra", &["1"], t));
+    engine.append_samples(&batch, SMALL).await.unwrap().unwrap();
+    let keys = redis_cli(&["--scan", "--pattern", &format!("{prefix}*")]);
+    for key in keys.lines() {
+        redis_cli(&["DEL", key]);
+    }
+    // Another writer takes series number 1 of the emptied name first.
+    let other = RedisEngine::connect(RedisConfig {
+        key_prefix: prefix.clone(),
+        ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    })
+    .await
+    .unwrap();
+    other
+        .append_samples(&gauges("esvaziada", &["9"], t + 1), SMALL)
+        .await
+        .unwrap()
+        .unwrap();
+    // A batch of that name alone, then one of both names.
+    engine
+        .append_samples(&gauges("esvaziada", &["2"], t + 2), SMALL)
+        .await
+        .unwrap()
+        .unwrap();
+    engine
+        .append_samples(&gauges("outra", &["1"], t + 2), SMALL)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut again = gauges("esvaziada", &["2"], t + 3);
+    again.extend(gauges("outra", &["1"], t + 3));
+    engine.append_samples(&again, SMALL).await.unwrap().unwrap();
+    assert_eq!(
+        read_back(&engine, "esvaziada").await,
+        vec![
+            ("9".to_owned(), t + 1),
+            ("2".to_owned(), t + 2),
+            ("2".to_owned(), t + 3)
+        ]
+    );
+    assert_eq!(
+        read_back(&engine, "outra").await,
+        vec![("1".to_owned(), t + 2), ("1".to_owned(), t + 3)]
+    );
+    assert_eq!(
+        redis_cli(&["HLEN", &format!("{prefix}{{metrics}}.kind")]),
+        "2",
+        "both names are in the registry again"
+    );
+}

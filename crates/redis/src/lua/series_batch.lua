@@ -2,8 +2,9 @@
 -- cluster), where every key is on the same server. KEYS: P{metrics}.kind, P{metrics}.exposed,
 -- then for each name the three keys series_append.lua takes. ARGV: now, retention, max series,
 -- max points per series, max names, then for each name: nome, the names its exposition uses
--- ("\n"-joined), its group of samples (`read_group`). Returns {'ok'} or the rejection of the
--- batch's first refused sample.
+-- ("\n"-joined), its group of samples (`read_group`). Returns {'ok'} followed by each name's
+-- series numbers (as append_name returns them), or the rejection of the batch's first refused
+-- sample.
 local now, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
 local cap, max_points, max_names = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local names, at = {}, 6
@@ -25,8 +26,9 @@ end
 if first then return first end
 local refused = register(KEYS[1], KEYS[2], max_names, unpinned)
 if refused then return refused end
+local reply = {'ok'}
 for _, name in ipairs(names) do
-  append_name(KEYS[name.key], KEYS[name.key + 1], KEYS[name.key + 2], name.group, now, retention,
-    max_points, name.numbers)
+  reply[#reply + 1] = append_name(KEYS[name.key], KEYS[name.key + 1], KEYS[name.key + 2],
+    name.group, now, retention, max_points, name.numbers)
 end
-return {'ok'}
+return reply

@@ -2,7 +2,9 @@
 -- {metrics:N}:
 --   P{metrics:N}.sids   hash: series key (its labels, as the client writes them) -> n; the only
 --                       place a series' labels are kept
---   P{metrics:N}.meta   hash: kind (the tipo its first sample pinned), retention (ms), max_points
+--   P{metrics:N}.meta   hash: kind (the tipo its first sample pinned), retention (ms), max_points,
+--                       gen (the server time when it was made: a client that saw the name's
+--                       series numbers under one gen knows them while it holds)
 --   P{metrics:N}.log    string: the name's newest samples, in arrival order, batch by batch:
 --                       the batch's k series numbers (k, then k doubles), its count m (a double),
 --                       then its m points as the client packed them (SENT bytes each); a batch
@@ -75,7 +77,7 @@ end
 -- refused sample ({'type', index, kind} or {'cap', index}) or nil; the kind the name is pinned to
 -- (false when none); and the number n of each of the group's series that has one (by place).
 local function check_name(sids, meta, group, cap)
-  local stored = redis.call('HMGET', meta, 'kind', 'retention', 'max_points')
+  local stored = redis.call('HMGET', meta, 'kind', 'retention', 'max_points', 'gen')
   local pinned = stored[1]
   group.stored = stored
   local rejection
@@ -192,15 +194,22 @@ local function fold(base, now, retention, max_points)
 end
 
 -- Writes a name's samples (checked: `numbers` and the group's stored meta as check_name found
--- them) into its log, and folds the log when it is full. The log has no expiry of its own: it is
+-- them) into its log, and folds the log when it is full; returns the name's gen then the number
+-- of each of the group's series, by place (the client keeps them for series_log.lua). The log has no expiry of its own: it is
 -- folded when full or read, and holds at most about LOG_POINTS samples of the name.
 local function append_name(base, sids, meta, group, now, retention, max_points, numbers)
   local stored = group.stored
   if not stored[1] then redis.call('HSET', meta, 'kind', group.tipo) end
+  local gen = stored[4]
+  if not gen then
+    local time = redis.call('TIME')
+    gen = time[1]..'.'..time[2]
+    redis.call('HSET', meta, 'gen', gen)
+  end
   if tonumber(stored[2]) ~= retention or tonumber(stored[3]) ~= max_points then
     redis.call('HSET', meta, 'retention', retention, 'max_points', max_points)
   end
-  local header, count = {struct.pack('<d', #group.keys)}, nil
+  local header, count, assigned = {struct.pack('<d', #group.keys)}, nil, {gen}
   for j = 1, #group.keys do
     local n = tonumber(numbers[j])
     if not n then
@@ -209,10 +218,12 @@ local function append_name(base, sids, meta, group, now, retention, max_points, 
       redis.call('HSET', sids, group.keys[j], n)
     end
     header[j + 1] = struct.pack('<d', n)
+    assigned[j + 1] = n
   end
   header[#header + 1] = struct.pack('<d', #group.blob / SENT)
   local size = redis.call('APPEND', base..'.log', table.concat(header)..group.blob)
   if size >= LOG_POINTS * SENT then fold(base, now, retention, max_points) end
+  return assigned
 end
 
 -- Registers names, all or none: `names` is a list of {nome, tipo, index of its first sample, the
