@@ -9,7 +9,8 @@
 #   rules  POST /metrics as above, with and without 100 rules over the pushed names, interleaved
 #          rounds on one server, the embedded store and Redis: the ratio of medians;
 #   peers  Integra beside the programs its users would otherwise run (Debian's Alertmanager and
-#          Pushgateway, installed here): PEER_ROUNDS (3) interleaved rounds of PEER_SECONDS (10) s
+#          Pushgateway, and the seed in FastAPI, scripts/seed_fastapi.py, installed here):
+#          PEER_ROUNDS (3) interleaved rounds of PEER_SECONDS (10) s
 #          per subject, medians, ratios, server CPU per operation from /proc;
 #   samples a million metric samples pushed to a fresh server (scripts/push-samples.py), on the
 #          embedded store and on Redis: bytes per sample held, from the server's resident memory

@@ -9,7 +9,7 @@ use integra_ports::StoreError;
 
 use crate::config::{ConnectError, RedisMode};
 use crate::keys::{Collections, SeriesKeys};
-use crate::series::SeenSeries;
+use crate::seen::SeenSeries;
 use crate::RedisConfig;
 
 /// Connections to Redis. fred pipelines every command in flight on a connection, and Redis runs

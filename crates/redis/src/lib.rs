@@ -58,6 +58,7 @@ mod documents;
 mod keys;
 mod presence;
 mod reply;
+mod seen;
 mod series;
 
 use integra_documents::DocumentStore;

@@ -24,7 +24,6 @@
 //! packed; the names of a query without `nome` are merged here.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use fred::prelude::*;
@@ -34,6 +33,7 @@ use integra_domain::{MetricQuery, Metrica, Timestamp, TipoMetrica};
 use integra_ports::{SampleRejection, SeriesLimits, SeriesStore, StoreError};
 
 use crate::reply::text;
+use crate::seen::SeenSeries;
 use crate::RedisEngine;
 
 /// Script calls in flight at once when a batch or a query spans many names.
@@ -118,116 +118,34 @@ fn by_name(samples: &[Metrica]) -> Vec<Group<'_>> {
     groups
 }
 
-/// Most series an engine remembers as registered; past it, it forgets them all and learns again
-/// the ones still written (a bound on its memory whatever clients send).
-const SEEN_MAX: usize = 100_000;
-
-/// The series this engine saw registered in Redis, with their numbers: a batch whose every series
-/// is among them has nothing to check (a name's tipo and series never change once registered,
-/// and only a new series meets the caps), so it is appended unchecked (`lua/series_log.lua`).
-/// Each name's numbers hold under the gen of its meta: Redis losing them (flushed, restarted
-/// empty, the name then made again or not) is found by that script, which then writes nothing,
-/// and this is forgotten.
-#[derive(Default)]
-pub(crate) struct SeenSeries {
-    inner: Mutex<Seen>,
-}
-
-#[derive(Default)]
-struct Seen {
-    names: HashMap<String, SeenName>,
-    /// Series remembered, over every name.
-    series: usize,
-}
-
-/// What an engine saw of one name: the gen of its meta, its tipo, series key → number.
-struct SeenName {
-    gen: String,
-    tipo: TipoMetrica,
-    numbers: HashMap<String, i64>,
-}
-
-impl SeenSeries {
-    /// Each group's log record (as `append_name` in `lua/series_lib.lua` writes it), when every
-    /// series of the batch was seen registered with the group's tipo; none otherwise.
-    fn records(&self, groups: &[Group<'_>]) -> Option<Vec<(String, Vec<u8>)>> {
-        let numbered: Vec<(String, Vec<i64>)> = {
-            let seen = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            groups
-                .iter()
-                .map(|group| {
-                    let name = seen.names.get(group.nome)?;
-                    if name.tipo != group.tipo() || group.mismatch().is_some() {
-                        return None;
-                    }
-                    let numbers = group
-                        .keys
-                        .iter()
-                        .map(|k| name.numbers.get(k).copied())
-                        .collect::<Option<_>>()?;
-                    Some((name.gen.clone(), numbers))
-                })
-                .collect::<Option<_>>()?
-        };
-        // Series numbers and counts are small: exact in a double.
-        #[allow(clippy::cast_precision_loss)]
-        let double = |n: usize| (n as f64).to_le_bytes();
-        Some(
-            groups
-                .iter()
-                .zip(numbered)
-                .map(|(group, (gen, numbers))| {
-                    let points = group.points();
-                    let mut record = Vec::with_capacity(8 * (numbers.len() + 2) + points.len());
-                    record.extend_from_slice(&double(numbers.len()));
-                    for n in numbers {
-                        record.extend_from_slice(&double(usize::try_from(n).unwrap_or(0)));
-                    }
-                    record.extend_from_slice(&double(group.samples.len()));
-                    record.extend_from_slice(&points);
-                    (gen, record)
-                })
-                .collect(),
-        )
+/// Each group's log record (as `append_name` in `lua/series_lib.lua` writes it) with the gen its
+/// numbers hold under, when every series of the batch was seen registered with the group's tipo;
+/// none otherwise.
+fn records(seen: &SeenSeries, groups: &[Group<'_>]) -> Option<Vec<(String, Vec<u8>)>> {
+    if groups.iter().any(|g| g.mismatch().is_some()) {
+        return None;
     }
-
-    /// Remembers the series of a batch written, with the numbers the script gave them.
-    fn remember(&self, groups: &[Group<'_>], written: &[Numbered]) {
-        let mut seen = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        for (group, Numbered { gen, numbers }) in groups.iter().zip(written) {
-            if gen.is_empty() || numbers.len() != group.keys.len() {
-                continue;
-            }
-            if seen.series + numbers.len() > SEEN_MAX {
-                *seen = Seen::default();
-            }
-            let Seen { names, series } = &mut *seen;
-            let name = names
-                .entry(group.nome.to_owned())
-                .or_insert_with(|| SeenName {
-                    gen: gen.clone(),
-                    tipo: group.tipo(),
-                    numbers: HashMap::new(),
-                });
-            if name.gen != *gen {
-                // The name was made again: what was seen of it before no longer holds.
-                *series -= name.numbers.len();
-                name.numbers.clear();
-                name.gen.clone_from(gen);
-                name.tipo = group.tipo();
-            }
-            for (key, n) in group.keys.iter().zip(numbers) {
-                if name.numbers.insert(key.clone(), *n).is_none() {
-                    *series += 1;
+    let numbered = seen.numbers(groups.iter().map(|g| (g.nome, g.tipo(), g.keys.as_slice())))?;
+    // Series numbers and counts are small: exact in a double.
+    #[allow(clippy::cast_precision_loss)]
+    let double = |n: usize| (n as f64).to_le_bytes();
+    Some(
+        groups
+            .iter()
+            .zip(numbered)
+            .map(|(group, (gen, numbers))| {
+                let points = group.points();
+                let mut record = Vec::with_capacity(8 * (numbers.len() + 2) + points.len());
+                record.extend_from_slice(&double(numbers.len()));
+                for n in numbers {
+                    record.extend_from_slice(&double(usize::try_from(n).unwrap_or(0)));
                 }
-            }
-        }
-    }
-
-    /// Forgets every series: Redis no longer holds some.
-    fn forget(&self) {
-        *self.inner.lock().unwrap_or_else(PoisonError::into_inner) = Seen::default();
-    }
+                record.extend_from_slice(&double(group.samples.len()));
+                record.extend_from_slice(&points);
+                (gen, record)
+            })
+            .collect(),
+    )
 }
 
 /// What a series script answered.
@@ -662,7 +580,7 @@ impl SeriesStore for RedisEngine {
         // One script call holds one slot: on a cluster, only a batch of one name is appended
         // unchecked in one call, all or none.
         if !self.clustered || groups.len() == 1 {
-            if let Some(records) = self.seen.records(&groups) {
+            if let Some(records) = records(&self.seen, &groups) {
                 if self.append_seen(&groups, records, limits).await? {
                     return Ok(Ok(()));
                 }
@@ -673,7 +591,15 @@ impl SeriesStore for RedisEngine {
             Ok(numbers) => numbers,
             Err(r) => return Ok(Err(r)),
         };
-        self.seen.remember(&groups, &numbers);
+        for (group, written) in groups.iter().zip(&numbers) {
+            self.seen.remember(
+                group.nome,
+                group.tipo(),
+                &group.keys,
+                &written.gen,
+                &written.numbers,
+            );
+        }
         Ok(Ok(()))
     }
 
