@@ -179,17 +179,24 @@ impl Metrica {
 
     /// The key of this sample's series within its name: its labels, in order, as `k=v` pairs.
     pub fn series_key(&self) -> String {
-        let mut key = String::new();
+        // One allocation for the usual key (values with nothing to escape), which every sample
+        // stored makes at least once.
+        let size = self.labels.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+        let mut key = Vec::with_capacity(size);
         for (k, v) in &self.labels {
             if !key.is_empty() {
-                key.push(',');
+                key.push(b',');
             }
-            key.push_str(k);
-            key.push('=');
+            key.extend_from_slice(k.as_bytes());
+            key.push(b'=');
             // Quoted so that `,` and `=` inside a value cannot make two label sets collide.
-            key.push_str(&serde_json::to_string(v).unwrap_or_default());
+            if serde_json::to_writer(&mut key, v).is_err() {
+                // Writing a string into a Vec cannot fail.
+                return String::new();
+            }
         }
-        key
+        // JSON text of strings is UTF-8.
+        String::from_utf8(key).unwrap_or_default()
     }
 
     /// The labels a [`Metrica::series_key`] was made of; `None` for a text no series key is.

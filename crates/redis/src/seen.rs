@@ -7,7 +7,7 @@
 //! empty, the name then made again or not) is found by that script, which then writes nothing,
 //! and the engine forgets what it saw.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Mutex, PoisonError};
 
 use integra_domain::TipoMetrica;

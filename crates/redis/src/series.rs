@@ -23,7 +23,7 @@
 //! merges a name's series in the script, reading each a block at a time, and answers the points
 //! packed; the names of a query without `nome` are merged here.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use async_trait::async_trait;
 use fred::prelude::*;
