@@ -7,7 +7,7 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Alerta, Mensagem, Posicao};
+use crate::{Alerta, Encoded, Mensagem, Posicao};
 
 /// What happened to an alert: the events published on the `alerts` topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,6 +44,22 @@ impl AlertEvent {
     /// Parses an event's name.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// The JSON of this event about the alert whose JSON is `alerta`: the text
+    /// [`Evento::to_json`] writes for [`AlertEvent::about`], made of the alert's text as it is.
+    pub fn json_about(self, alerta: &Encoded<Alerta>) -> String {
+        const HEAD: &str = r#"{"evento":""#;
+        const DADOS: &str = r#"","dados":"#;
+        let (name, dados) = (self.name(), alerta.json());
+        let mut json =
+            String::with_capacity(HEAD.len() + name.len() + DADOS.len() + dados.len() + 1);
+        json.push_str(HEAD);
+        json.push_str(name);
+        json.push_str(DADOS);
+        json.push_str(dados);
+        json.push('}');
+        json
     }
 
     /// This event about `alerta`.
@@ -252,6 +268,19 @@ mod tests {
             }),
             json!({"evento": "erro", "dados": {"status": 502, "detail": "no"}})
         );
+    }
+
+    #[test]
+    fn an_alert_event_made_of_the_alerts_text_is_the_same_text_as_serialized() {
+        let input: NovoAlerta = serde_json::from_str(
+            r#"{"titulo":"Fila \"parada\"\n","severidade":"alta","labels":{"fila":"pedidos"}}"#,
+        )
+        .unwrap();
+        let a = Alerta::raise(input, Timestamp::now()).unwrap();
+        let encoded = Encoded::new(a.clone());
+        for event in AlertEvent::ALL {
+            assert_eq!(event.json_about(&encoded), event.about(&a).to_json());
+        }
     }
 
     #[test]

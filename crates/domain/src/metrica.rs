@@ -160,7 +160,10 @@ impl Metrica {
                      at most 128 characters",
                 ));
             }
-            crate::validate::chars(&format!("labels.{name}"), value, 0, 1024)?;
+            // The label's path is written only for an error: every valid sample passes here.
+            if let Some(rule) = crate::validate::miscounted(value, 0, 1024) {
+                return Err(ValidationError::new(format!("labels.{name}"), rule));
+            }
         }
         if tipo == TipoMetrica::Histogram && labels.contains_key("le") {
             return Err(ValidationError::new(

@@ -55,6 +55,14 @@ pub(crate) fn chars(
     min: usize,
     max: usize,
 ) -> Result<(), ValidationError> {
+    match miscounted(text, min, max) {
+        Some(rule) => Err(ValidationError::new(field, rule)),
+        None => Ok(()),
+    }
+}
+
+/// What is wrong with the length of `text`, unless it has between `min` and `max` characters.
+pub(crate) fn miscounted(text: &str, min: usize, max: usize) -> Option<String> {
     // Counting chars is O(n); the byte length bounds it from both sides first.
     let n = if text.len() <= max {
         text.chars().count()
@@ -67,12 +75,9 @@ pub(crate) fn chars(
         } else {
             format!("{min} to {max}")
         };
-        return Err(ValidationError::new(
-            field,
-            format!("must have {want} characters, has {n}"),
-        ));
+        return Some(format!("must have {want} characters, has {n}"));
     }
-    Ok(())
+    None
 }
 
 /// A string-to-string map with at most `max_entries`, keys of 1 to 128 characters and values of
@@ -90,8 +95,10 @@ pub(crate) fn string_map(
         ));
     }
     for (key, value) in map {
-        chars(&format!("{field}.{key}"), key, 1, 128)?;
-        chars(&format!("{field}.{key}"), value, 0, max_value)?;
+        // The entry's path is written only for an error: every valid label set passes here.
+        if let Some(rule) = miscounted(key, 1, 128).or_else(|| miscounted(value, 0, max_value)) {
+            return Err(ValidationError::new(format!("{field}.{key}"), rule));
+        }
     }
     Ok(())
 }

@@ -41,16 +41,23 @@ impl MemoryBus {
         }
     }
 
+    /// Runs `f` on `topic` (named without the prefix, which is the same for all), made on first
+    /// use: a publish looks its topic up without writing its name.
     fn with_topic<T>(&self, topic: &str, f: impl FnOnce(&mut Topic) -> T) -> T {
         let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = topics
-            .entry(format!("{}{topic}", self.prefix))
-            .or_insert_with(|| Topic {
-                next_offset: 0,
-                subscribers: broadcast::channel(SUBSCRIBER_BUFFER).0,
-                recent: VecDeque::new(),
-            });
-        f(entry)
+        if let Some(entry) = topics.get_mut(topic) {
+            return f(entry);
+        }
+        f(topics.entry(topic.to_owned()).or_insert_with(|| Topic {
+            next_offset: 0,
+            subscribers: broadcast::channel(SUBSCRIBER_BUFFER).0,
+            recent: VecDeque::new(),
+        }))
+    }
+
+    /// `topic` as the broker names it: after the prefix.
+    fn prefixed(&self, topic: &str) -> String {
+        [self.prefix.as_str(), topic].concat()
     }
 }
 
@@ -92,7 +99,7 @@ impl Bus for MemoryBus {
             offset
         });
         Ok(CoordenadasKafka {
-            topico: format!("{}{}", self.prefix, record.topic),
+            topico: self.prefixed(&record.topic),
             particao: 0,
             offset,
         })
@@ -111,7 +118,7 @@ impl Bus for MemoryBus {
                 .map(|(_, _, offset)| *offset)
         });
         Ok(offset.map(|offset| CoordenadasKafka {
-            topico: format!("{}{topic}", self.prefix),
+            topico: self.prefixed(topic),
             particao: 0,
             offset,
         }))

@@ -7,7 +7,10 @@
 
 use std::fmt::Write;
 
-use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
+use integra_domain::Metrica;
+use prometheus_client::encoding::{
+    EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder,
+};
 
 /// A label value, escaped when encoded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,3 +46,28 @@ impl EncodeLabelValue for LabelValue {
 
 /// A label set: names (checked by the domain: `[a-zA-Z_][a-zA-Z0-9_]*`) and escaped values.
 pub type Labels = Vec<(String, LabelValue)>;
+
+/// A client series' label set, held as its series key ([`Metrica::series_key`]): a sample is
+/// looked up with one string made and hashed, not two per label. It is decoded into escaped
+/// pairs only when the exposition is written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SeriesLabels(String);
+
+impl SeriesLabels {
+    /// The label set of `sample`'s series.
+    pub fn of(sample: &Metrica) -> Self {
+        Self(sample.series_key())
+    }
+}
+
+impl EncodeLabelSet for SeriesLabels {
+    fn encode(&self, encoder: LabelSetEncoder<'_>) -> Result<(), std::fmt::Error> {
+        // A key this type made always reads back; the labels keep their order (by name).
+        let pairs: Labels = Metrica::labels_of_series_key(&self.0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| (name, LabelValue::from(value)))
+            .collect();
+        pairs.encode(encoder)
+    }
+}

@@ -19,9 +19,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::labels::{LabelValue, Labels};
+use crate::labels::{LabelValue, Labels, SeriesLabels};
 
 type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+type ClientHistograms = Family<SeriesLabels, Histogram, fn() -> Histogram>;
 type FloatCounter = Counter<f64, AtomicU64>;
 
 /// Prometheus' default buckets.
@@ -34,9 +35,9 @@ fn histogram() -> Histogram {
 }
 
 enum ClientFamily {
-    Gauge(Family<Labels, Gauge<f64, AtomicU64>>),
-    Counter(Family<Labels, FloatCounter>),
-    Histogram(HistogramFamily),
+    Gauge(Family<SeriesLabels, Gauge<f64, AtomicU64>>),
+    Counter(Family<SeriesLabels, FloatCounter>),
+    Histogram(ClientHistograms),
 }
 
 /// The labels of the request latency: method and route, both bounded by the server (a route is
@@ -82,14 +83,6 @@ impl Default for PrometheusSink {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn labels_of(sample: &Metrica) -> Labels {
-    sample
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), LabelValue::from(v.as_str())))
-        .collect()
 }
 
 fn label(name: &str, value: &str) -> (String, LabelValue) {
@@ -159,7 +152,7 @@ impl PrometheusSink {
         }
     }
 
-    fn apply(family: &ClientFamily, sample: &Metrica, labels: &Labels) {
+    fn apply(family: &ClientFamily, sample: &Metrica, labels: &SeriesLabels) {
         match (family, sample.tipo) {
             (ClientFamily::Gauge(f), TipoMetrica::Gauge) => {
                 f.get_or_create(labels).set(sample.valor);
@@ -194,7 +187,7 @@ impl PrometheusSink {
                 ClientFamily::Counter(f)
             }
             TipoMetrica::Histogram => {
-                let f: HistogramFamily = Family::new_with_constructor(histogram);
+                let f: ClientHistograms = Family::new_with_constructor(histogram);
                 registry.register(&sample.nome, help, f.clone());
                 ClientFamily::Histogram(f)
             }
@@ -204,7 +197,7 @@ impl PrometheusSink {
 
 impl MetricSink for PrometheusSink {
     fn record(&self, sample: &Metrica) {
-        let labels = labels_of(sample);
+        let labels = SeriesLabels::of(sample);
         {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(family) = state.families.get(&sample.nome) {
@@ -223,7 +216,7 @@ impl MetricSink for PrometheusSink {
     fn counter_total(&self, sample: &Metrica) -> f64 {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         match state.families.get(&sample.nome) {
-            Some(ClientFamily::Counter(f)) => f.get_or_create(&labels_of(sample)).get(),
+            Some(ClientFamily::Counter(f)) => f.get_or_create(&SeriesLabels::of(sample)).get(),
             _ => 0.0,
         }
     }

@@ -88,10 +88,11 @@ impl SeriesKeys {
 
     /// The keys of the name `nome` (which has no `{` or `}`: see `Metrica`'s name rule).
     pub(crate) fn name(&self, nome: &str) -> NameKeys {
-        let base = format!("{}{{metrics:{nome}}}", self.prefix);
+        // Concatenated rather than formatted: every name of every batch makes these.
+        let base = [self.prefix.as_str(), "{metrics:", nome, "}"].concat();
         NameKeys {
-            series: format!("{base}.sids"),
-            meta: format!("{base}.meta"),
+            series: [base.as_str(), ".sids"].concat(),
+            meta: [base.as_str(), ".meta"].concat(),
             base,
         }
     }

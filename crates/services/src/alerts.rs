@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use integra_domain::{AlertEvent, AlertFilter, Alerta, NovoAlerta, Order, Paging, Timestamp};
+use integra_domain::{
+    AlertEvent, AlertFilter, Alerta, Encoded, NovoAlerta, Order, Paging, Timestamp,
+};
 use integra_ports::{
     Inserted, Outbound, OwedEvent, Records, Replaced, Revision, StoredAlert, Versioned,
 };
@@ -35,7 +37,10 @@ enum Settled {
     /// Nothing was owed: the alert as stored.
     Clean(Versioned<StoredAlert>),
     /// This call published the owed `event`.
-    Delivered { event: AlertEvent, alert: Alerta },
+    Delivered {
+        event: AlertEvent,
+        alert: Encoded<Alerta>,
+    },
 }
 
 /// Stores alerts and publishes their events on `alerts`.
@@ -72,13 +77,17 @@ impl AlertService {
             .is_some_and(|s| s.silences(alerta, now))
     }
 
-    /// Raises an alert. The same id while open is deduplicated; while resolved, it reopens.
+    /// Raises an alert. The same id while open is deduplicated; while resolved, it reopens. The
+    /// alert comes with its JSON, written once for its event and the answer.
     ///
     /// # Errors
     /// [`ServiceError::Invalid`]; [`ServiceError::Conflict`] while another request publishes its
     /// event; a bus failure (the alert stays stored and a retry publishes the event); a store
     /// failure.
-    pub async fn create(&self, input: NovoAlerta) -> Result<(AlertOutcome, Alerta), ServiceError> {
+    pub async fn create(
+        &self,
+        input: NovoAlerta,
+    ) -> Result<(AlertOutcome, Encoded<Alerta>), ServiceError> {
         self.open(Alerta::raise(input, Timestamp::now())?).await
     }
 
@@ -86,7 +95,10 @@ impl AlertService {
     ///
     /// # Errors
     /// As [`AlertService::create`].
-    pub async fn open(&self, mut alerta: Alerta) -> Result<(AlertOutcome, Alerta), ServiceError> {
+    pub async fn open(
+        &self,
+        mut alerta: Alerta,
+    ) -> Result<(AlertOutcome, Encoded<Alerta>), ServiceError> {
         alerta.silenciado = self.silenced(&alerta, alerta.criado_em);
         let stored = owing(alerta, AlertEvent::Criado);
         let mut current = match self.ledger.insert(&stored).await? {
@@ -124,7 +136,7 @@ impl AlertService {
             let mut alerta = record.alerta;
             let now = Timestamp::now();
             if !alerta.reopen(now) {
-                return Ok((AlertOutcome::Existing, alerta));
+                return Ok((AlertOutcome::Existing, Encoded::new(alerta)));
             }
             alerta.silenciado = self.silenced(&alerta, now);
             let reopened = owing(alerta, AlertEvent::Reaberto);
@@ -153,7 +165,7 @@ impl AlertService {
     ///
     /// # Errors
     /// [`ServiceError::NotFound`], [`ServiceError::Conflict`], a bus or a store failure.
-    pub async fn resolve(&self, id: &str) -> Result<Alerta, ServiceError> {
+    pub async fn resolve(&self, id: &str) -> Result<Encoded<Alerta>, ServiceError> {
         self.change(id, AlertEvent::Resolvido, |alerta| {
             Ok(alerta.resolve(Timestamp::now()))
         })
@@ -166,7 +178,11 @@ impl AlertService {
     /// # Errors
     /// [`ServiceError::NotFound`]; [`ServiceError::Conflict`] for a resolved alert or while
     /// another request publishes its event; a bus or a store failure.
-    pub async fn acknowledge(&self, id: &str, por: Option<String>) -> Result<Alerta, ServiceError> {
+    pub async fn acknowledge(
+        &self,
+        id: &str,
+        por: Option<String>,
+    ) -> Result<Encoded<Alerta>, ServiceError> {
         self.change(id, AlertEvent::Reconhecido, |alerta| {
             alerta
                 .acknowledge(por.clone(), Timestamp::now())
@@ -184,7 +200,7 @@ impl AlertService {
         id: &str,
         event: AlertEvent,
         apply: impl Fn(&mut Alerta) -> Result<bool, ServiceError>,
-    ) -> Result<Alerta, ServiceError> {
+    ) -> Result<Encoded<Alerta>, ServiceError> {
         let mut current = self.fetch(id).await?;
         for _ in 0..CAS_ATTEMPTS {
             let Versioned { revision, record } = match self.settle(current).await? {
@@ -201,7 +217,7 @@ impl AlertService {
             };
             let mut alerta = record.alerta;
             if !apply(&mut alerta)? {
-                return Ok(alerta);
+                return Ok(Encoded::new(alerta));
             }
             let changed = owing(alerta, event);
             match self.ledger.replace(&changed, revision).await? {
@@ -244,56 +260,63 @@ impl AlertService {
     }
 
     /// Publishes the owed event of `alert` (stored at `revision`) and clears it; on failure marks
-    /// it free for the next request to take up.
+    /// it free for the next request to take up. The alert is serialized once, here: its event is
+    /// made of that text, and so is the answer.
     async fn deliver(
         &self,
-        mut alert: StoredAlert,
+        alert: StoredAlert,
         revision: Revision,
-    ) -> Result<Alerta, ServiceError> {
-        let Some(owed) = alert.owed.take() else {
-            return Ok(alert.alerta);
+    ) -> Result<Encoded<Alerta>, ServiceError> {
+        let StoredAlert { alerta, owed } = alert;
+        let alerta = Encoded::new(alerta);
+        let Some(owed) = owed else {
+            return Ok(alerta);
         };
-        let event = owed.event.about(&alert.alerta);
-        let json = event.to_json();
+        let json = owed.event.json_about(&alerta);
         let mut headers = vec![
             ("content-type".to_owned(), "application/json".to_owned()),
-            ("evento".to_owned(), event.name().to_owned()),
-            ("id".to_owned(), alert.alerta.id.to_string()),
+            ("evento".to_owned(), owed.event.name().to_owned()),
+            ("id".to_owned(), alerta.id.to_string()),
         ];
-        if alert.alerta.silenciado {
+        if alerta.silenciado {
             headers.push(("silenciado".to_owned(), "true".to_owned()));
         }
         let record = Outbound {
             topic: topics::ALERTS.to_owned(),
-            key: alert.alerta.id.to_string(),
+            key: alerta.id.to_string(),
             payload: json.clone().into_bytes(),
             headers,
         };
         match self.ledger.publish(&record).await {
             Ok(_) => {
-                self.ledger.events.emit_json(&event, json);
+                self.ledger
+                    .events
+                    .emit_json(&owed.event.about(&alerta), json);
                 // Clearing the event is bookkeeping: if it fails, the next request publishes the
                 // event once more, which is better than losing it.
-                match self.ledger.settle(alert.alerta.id.as_str(), revision).await {
+                match self.ledger.settle(alerta.id.as_str(), revision).await {
                     Ok(Replaced::Done(_)) => {}
                     Ok(Replaced::Stale(_)) => {
-                        tracing::warn!(id = %alert.alerta.id, "alert changed before its event was cleared");
+                        tracing::warn!(id = %alerta.id, "alert changed before its event was cleared");
                     }
                     Err(_) => {
-                        tracing::warn!(id = %alert.alerta.id, "could not clear a published event");
+                        tracing::warn!(id = %alerta.id, "could not clear a published event");
                     }
                 }
-                Ok(alert.alerta)
+                Ok(alerta)
             }
             Err(cause) => {
-                alert.owed = Some(OwedEvent {
-                    event: owed.event,
-                    since: None,
-                });
-                if self.ledger.replace(&alert, revision).await.is_err() {
-                    tracing::warn!(id = %alert.alerta.id, "could not release a failed event; it is retried after its lease");
+                let released = StoredAlert {
+                    alerta: alerta.into_inner(),
+                    owed: Some(OwedEvent {
+                        event: owed.event,
+                        since: None,
+                    }),
+                };
+                if self.ledger.replace(&released, revision).await.is_err() {
+                    tracing::warn!(id = %released.alerta.id, "could not release a failed event; it is retried after its lease");
                 }
-                Err(ServiceError::publish(Some(alert.alerta.id), cause))
+                Err(ServiceError::publish(Some(released.alerta.id), cause))
             }
         }
     }

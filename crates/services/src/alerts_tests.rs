@@ -39,7 +39,12 @@ async fn a_new_alert_is_stored_and_its_creation_published_keyed_by_id() {
     let svc = service(bus.clone());
     let (outcome, alert) = svc.create(input("a1")).await.unwrap();
     assert_eq!(outcome, AlertOutcome::Created);
-    assert_eq!(svc.get("a1").await.unwrap(), alert);
+    assert_eq!(svc.get("a1").await.unwrap(), *alert);
+    // The answer's text is the alert as it is stored and read back.
+    assert_eq!(
+        alert.json(),
+        serde_json::to_string(&svc.get("a1").await.unwrap()).unwrap()
+    );
     assert_eq!(bus.events(), ["alerta.criado a1"]);
 }
 

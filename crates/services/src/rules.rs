@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use integra_domain::{
-    notification_id, series_hash, series_number, Acao, Alerta, Condicao, MetricQuery, Metrica,
-    NovaMensagem, NovaRegra, Observacao, Regra, TimeRange, Timestamp, Transicao,
+    notification_id, series_hash, series_number, Acao, Alerta, Condicao, Encoded, MetricQuery,
+    Metrica, NovaMensagem, NovaRegra, Observacao, Regra, TimeRange, Timestamp, Transicao,
 };
 use integra_ports::{Records, Replaced, SeriesStore, Versioned};
 
@@ -529,13 +529,16 @@ impl RuleService {
 
     /// Sends one message per `notificar` entry, with the alert as its JSON content, through the
     /// message path: its id makes a second send of the same notification a replay.
-    async fn notify(&self, rule: &Regra, alert: &Alerta, evento: &str) -> Result<(), ServiceError> {
+    async fn notify(
+        &self,
+        rule: &Regra,
+        alert: &Encoded<Alerta>,
+        evento: &str,
+    ) -> Result<(), ServiceError> {
         if rule.notificar.is_empty() {
             return Ok(());
         }
-        let conteudo = serde_json::to_string(alert).map_err(|e| {
-            ServiceError::invalid("conteudo", format!("the alert cannot be written: {e}"))
-        })?;
+        let conteudo = alert.json().to_owned();
         let metadados: BTreeMap<String, String> = [
             ("alerta".to_owned(), alert.id.to_string()),
             ("evento".to_owned(), evento.to_owned()),

@@ -7,7 +7,7 @@ use integra_services::AlertOutcome;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{boolean, filter, json_array, paging, schemas, timestamp};
+use super::{boolean, filter, json_body, paging, schemas, timestamp};
 use crate::extract::OptionalJson;
 use crate::responses::{
     BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
@@ -35,12 +35,17 @@ pub(crate) async fn create_alert(
     body: JsonBody<NovoAlerta>,
 ) -> Result<HttpResponse, ApiError> {
     let (outcome, alert) = state.alerts.create(body.0).await?;
-    Ok(match outcome {
-        AlertOutcome::Created => HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/alerts/{}", alert.id)))
-            .json(alert),
-        AlertOutcome::Existing | AlertOutcome::Reopened => HttpResponse::Ok().json(alert),
-    })
+    let mut answer = match outcome {
+        AlertOutcome::Created => {
+            let mut created = HttpResponse::Created();
+            created.insert_header((header::LOCATION, format!("/alerts/{}", alert.id)));
+            created
+        }
+        AlertOutcome::Existing | AlertOutcome::Reopened => HttpResponse::Ok(),
+    };
+    Ok(answer
+        .content_type(header::ContentType::json())
+        .body(alert.into_json()))
 }
 
 /// Resolves an alert; `alerta.resolvido` is published the first time only.
@@ -61,7 +66,7 @@ pub(crate) async fn resolve_alert(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.alerts.resolve(&id).await?))
+    Ok(json_body(state.alerts.resolve(&id).await?.into_json()))
 }
 
 /// Who acknowledges an alert.
@@ -109,7 +114,9 @@ pub(crate) async fn acknowledge_alert(
         }
         _ => None,
     };
-    Ok(HttpResponse::Ok().json(state.alerts.acknowledge(&id, por).await?))
+    Ok(json_body(
+        state.alerts.acknowledge(&id, por).await?.into_json(),
+    ))
 }
 
 /// Reads one alert.
@@ -189,5 +196,5 @@ pub(crate) async fn list_alerts(
         )?,
     };
     let paging = paging(query.skip.as_deref(), query.limit.as_deref())?;
-    Ok(json_array(state.alerts.list_json(filter, paging).await?))
+    Ok(json_body(state.alerts.list_json(filter, paging).await?))
 }

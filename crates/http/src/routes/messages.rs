@@ -7,7 +7,7 @@ use integra_services::Sent;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{filter, json_array, paging, schemas};
+use super::{filter, json_body, paging, schemas};
 use crate::responses::{
     BodyRejected, BusFailed, Conflict, NotFound, QueryRejected, StoreFailed, Unauthorized,
 };
@@ -112,5 +112,5 @@ pub(crate) async fn list_messages(
         )?,
     };
     let paging = paging(query.skip.as_deref(), query.limit.as_deref())?;
-    Ok(json_array(state.messages.list_json(filter, paging).await?))
+    Ok(json_body(state.messages.list_json(filter, paging).await?))
 }

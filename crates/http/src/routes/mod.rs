@@ -59,8 +59,9 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(readyz);
 }
 
-/// A 200 answer of a JSON array the store wrote (a page of records, passed through unparsed).
-fn json_array(json: String) -> actix_web::HttpResponse {
+/// A 200 answer of JSON already written: a page the store wrote (records passed through
+/// unparsed), or a value encoded once for its events and its answer.
+fn json_body(json: String) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
         .body(json)
