@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use integra_domain::{
-    AlertEvent, AlertFilter, Alerta, CoordenadasKafka, Mensagem, MessageFilter, MetricQuery,
-    Metrica, NovaMensagem, NovoAlerta, Order, Paging, Severidade, StatusMensagem, TimeRange,
-    Timestamp, TipoMensagem, TipoMetrica,
+    AlertEvent, AlertFilter, Alerta, CoordenadasKafka, Encoded, Mensagem, MessageFilter,
+    MetricQuery, Metrica, NovaMensagem, NovoAlerta, Order, Paging, Severidade, StatusMensagem,
+    TimeRange, Timestamp, TipoMensagem, TipoMetrica,
 };
 use integra_ports::{
     Inserted, OwedEvent, PresenceStore, Records, Replaced, Revision, SampleRejection, SeriesLimits,
@@ -39,8 +39,13 @@ fn alert(id: &str, severidade: &str, created_ms: i64) -> StoredAlert {
         "id": id, "titulo": "Fila parada", "severidade": severidade, "labels": {"fila": "pedidos"}
     }))
     .unwrap();
+    stored(Alerta::raise(input, Timestamp::from_millis(created_ms)).unwrap())
+}
+
+/// `alerta` as stored, owing nothing.
+fn stored(alerta: Alerta) -> StoredAlert {
     StoredAlert {
-        alerta: Alerta::raise(input, Timestamp::from_millis(created_ms)).unwrap(),
+        alerta: Encoded::new(alerta),
         owed: None,
     }
 }
@@ -206,12 +211,13 @@ pub async fn a_page_of_alerts_as_json_shows_the_alerts_without_the_events_they_o
 ) {
     let alerts: Arc<dyn Records<StoredAlert>> = factory(None).await;
     // Text that looks like the owed event's, in a description and a label, stays as it is.
-    let mut owing = alert("x", "alta", 100);
-    owing.alerta.descricao = r#"a text with ,"owed":{"event":"x"} in it"#.into();
-    owing.alerta.labels.extend([
+    let mut alerta = alert("x", "alta", 100).alerta.into_inner();
+    alerta.descricao = r#"a text with ,"owed":{"event":"x"} in it"#.into();
+    alerta.labels.extend([
         ("owed".to_owned(), "{".to_owned()),
         ("p".to_owned(), ",\"owed\":{".to_owned()),
     ]);
+    let mut owing = stored(alerta);
     owing.owed = Some(OwedEvent {
         event: AlertEvent::Criado,
         since: None,
@@ -244,8 +250,9 @@ pub async fn an_alert_keeps_the_event_it_owes_and_is_listed_by_severity_state_an
     });
     alerts.insert(&owing).await.unwrap();
     alerts.insert(&alert("y", "baixa", 200)).await.unwrap();
-    let mut resolved = alert("z", "alta", 300);
-    resolved.alerta.resolve(Timestamp::from_millis(310));
+    let mut resolved = alert("z", "alta", 300).alerta.into_inner();
+    resolved.resolve(Timestamp::from_millis(310));
+    let resolved = stored(resolved);
     alerts.insert(&resolved).await.unwrap();
     assert_eq!(alerts.get("x").await.unwrap().unwrap().record, owing);
 

@@ -3,11 +3,11 @@
 
 use std::ops::Deref;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A value and its JSON text, which is exactly what `serde_json` writes for it: the value cannot
 /// change once encoded, so the text always holds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded<T> {
     value: T,
     json: String,
@@ -39,6 +39,39 @@ impl<T> Encoded<T> {
     }
 }
 
+impl<T: Serialize> Encoded<T> {
+    /// The value after `change`, which tells whether it changed it: encoded again when it did,
+    /// and as it was, text and all, when it did not (so it must then have left it as it was).
+    ///
+    /// # Errors
+    /// What `change` returns; the value is dropped.
+    pub fn change<E>(
+        self,
+        change: impl FnOnce(&mut T) -> Result<bool, E>,
+    ) -> Result<(Self, bool), E> {
+        let Self { mut value, json } = self;
+        if change(&mut value)? {
+            Ok((Self::new(value), true))
+        } else {
+            Ok((Self { value, json }, false))
+        }
+    }
+}
+
+/// Written as the value is (its JSON is that text).
+impl<T: Serialize> Serialize for Encoded<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+/// Read as the value, then encoded: what is read back is what this version writes.
+impl<'de, T: Serialize + Deserialize<'de>> Deserialize<'de> for Encoded<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(Self::new)
+    }
+}
+
 impl<T> Deref for Encoded<T> {
     type Target = T;
 
@@ -62,6 +95,13 @@ mod tests {
         let encoded = Encoded::new(alerta.clone());
         assert_eq!(encoded.json(), serde_json::to_string(&alerta).unwrap());
         assert_eq!(*encoded, alerta);
-        assert_eq!(encoded.into_inner(), alerta);
+        assert_eq!(encoded.clone().into_inner(), alerta);
+        let (same, changed) = encoded.clone().change(|_| Ok::<_, ()>(false)).unwrap();
+        assert_eq!((same, changed), (encoded.clone(), false));
+        let (resolved, changed) = encoded
+            .change(|a| Ok::<_, ()>(a.resolve(Timestamp::now())))
+            .unwrap();
+        assert!(changed && resolved.resolvido);
+        assert_eq!(resolved.json(), serde_json::to_string(&*resolved).unwrap());
     }
 }

@@ -100,7 +100,7 @@ impl AlertService {
         mut alerta: Alerta,
     ) -> Result<(AlertOutcome, Encoded<Alerta>), ServiceError> {
         alerta.silenciado = self.silenced(&alerta, alerta.criado_em);
-        let stored = owing(alerta, AlertEvent::Criado);
+        let stored = owing(Encoded::new(alerta), AlertEvent::Criado);
         let mut current = match self.ledger.insert(&stored).await? {
             Inserted::Created => {
                 return Ok((
@@ -133,12 +133,17 @@ impl AlertService {
                     continue;
                 }
             };
-            let mut alerta = record.alerta;
             let now = Timestamp::now();
-            if !alerta.reopen(now) {
-                return Ok((AlertOutcome::Existing, Encoded::new(alerta)));
+            let (alerta, reopened) = record.alerta.change(|alerta| {
+                if !alerta.reopen(now) {
+                    return Ok::<_, ServiceError>(false);
+                }
+                alerta.silenciado = self.silenced(alerta, now);
+                Ok(true)
+            })?;
+            if !reopened {
+                return Ok((AlertOutcome::Existing, alerta));
             }
-            alerta.silenciado = self.silenced(&alerta, now);
             let reopened = owing(alerta, AlertEvent::Reaberto);
             match self.ledger.replace(&reopened, revision).await? {
                 Replaced::Done(revision) => {
@@ -215,9 +220,9 @@ impl AlertService {
                     continue;
                 }
             };
-            let mut alerta = record.alerta;
-            if !apply(&mut alerta)? {
-                return Ok(Encoded::new(alerta));
+            let (alerta, changed) = record.alerta.change(&apply)?;
+            if !changed {
+                return Ok(alerta);
             }
             let changed = owing(alerta, event);
             match self.ledger.replace(&changed, revision).await? {
@@ -268,7 +273,6 @@ impl AlertService {
         revision: Revision,
     ) -> Result<Encoded<Alerta>, ServiceError> {
         let StoredAlert { alerta, owed } = alert;
-        let alerta = Encoded::new(alerta);
         let Some(owed) = owed else {
             return Ok(alerta);
         };
@@ -307,7 +311,7 @@ impl AlertService {
             }
             Err(cause) => {
                 let released = StoredAlert {
-                    alerta: alerta.into_inner(),
+                    alerta,
                     owed: Some(OwedEvent {
                         event: owed.event,
                         since: None,
@@ -316,7 +320,10 @@ impl AlertService {
                 if self.ledger.replace(&released, revision).await.is_err() {
                     tracing::warn!(id = %released.alerta.id, "could not release a failed event; it is retried after its lease");
                 }
-                Err(ServiceError::publish(Some(released.alerta.id), cause))
+                Err(ServiceError::publish(
+                    Some(released.alerta.id.clone()),
+                    cause,
+                ))
             }
         }
     }
@@ -328,11 +335,11 @@ impl AlertService {
             .ok_or_else(|| ServiceError::NotFound(format!("alert {id}")))
     }
 
-    /// Reads one alert.
+    /// Reads one alert, with its JSON.
     ///
     /// # Errors
     /// [`ServiceError::NotFound`], or a store failure.
-    pub async fn get(&self, id: &str) -> Result<Alerta, ServiceError> {
+    pub async fn get(&self, id: &str) -> Result<Encoded<Alerta>, ServiceError> {
         Ok(self.fetch(id).await?.record.alerta)
     }
 
@@ -349,7 +356,10 @@ impl AlertService {
             .ledger
             .list(&filter, paging, Order::NewestFirst)
             .await?;
-        Ok(listed.into_iter().map(|v| v.record.alerta).collect())
+        Ok(listed
+            .into_iter()
+            .map(|v| v.record.alerta.into_inner())
+            .collect())
     }
 
     /// The same page as [`AlertService::list`], as the JSON array the API answers, made of the
@@ -369,7 +379,7 @@ impl AlertService {
 }
 
 /// `alerta`, owing `event`, taken up now by the caller.
-fn owing(alerta: Alerta, event: AlertEvent) -> StoredAlert {
+fn owing(alerta: Encoded<Alerta>, event: AlertEvent) -> StoredAlert {
     StoredAlert {
         alerta,
         owed: Some(OwedEvent {

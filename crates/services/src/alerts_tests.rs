@@ -39,7 +39,7 @@ async fn a_new_alert_is_stored_and_its_creation_published_keyed_by_id() {
     let svc = service(bus.clone());
     let (outcome, alert) = svc.create(input("a1")).await.unwrap();
     assert_eq!(outcome, AlertOutcome::Created);
-    assert_eq!(svc.get("a1").await.unwrap(), *alert);
+    assert_eq!(svc.get("a1").await.unwrap(), alert);
     // The answer's text is the alert as it is stored and read back.
     assert_eq!(
         alert.json(),
@@ -166,7 +166,7 @@ async fn a_store_that_is_down_fails_the_create_before_publishing() {
 async fn an_event_being_published_by_another_request_is_a_conflict() {
     let mut store = MockRecords::<StoredAlert>::new();
     let being_published = owing(
-        Alerta::raise(input("a1"), Timestamp::now()).unwrap(),
+        Encoded::new(Alerta::raise(input("a1"), Timestamp::now()).unwrap()),
         AlertEvent::Criado,
     );
     store.expect_insert().returning(move |_| {

@@ -135,7 +135,7 @@ pub(crate) async fn get_alert(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.alerts.get(&id).await?))
+    Ok(json_body(state.alerts.get(&id).await?.into_json()))
 }
 
 /// The filters and page of an alert list.

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use integra_domain::{
-    AlertEvent, AlertFilter, Alerta, Id, Mensagem, MessageFilter, Order, Paging, Regra, Silencio,
-    Timestamp,
+    AlertEvent, AlertFilter, Alerta, Encoded, Id, Mensagem, MessageFilter, Order, Paging, Regra,
+    Silencio, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,9 +59,10 @@ pub struct OwedEvent {
 /// An alert as stored: the alert, and the event it still owes, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAlert {
-    /// The alert.
+    /// The alert, with its JSON: the store writes that text, the event about it and the answer
+    /// are made of it, so a change of an alert is serialized once.
     #[serde(flatten)]
-    pub alerta: Alerta,
+    pub alerta: Encoded<Alerta>,
     /// The event not yet acknowledged by the bus. Declared last, so that it is serialized after
     /// the alert's fields: a store shows the alert alone by cutting it off (see
     /// `integra_documents::Indexed::public_json`).
