@@ -20,6 +20,23 @@ impl<T: Serialize> Encoded<T> {
         let json = serde_json::to_string(&value).unwrap_or_default();
         Self { value, json }
     }
+
+    /// The value after `change`, which tells whether it changed it: encoded again when it did,
+    /// and as it was, text and all, when it did not (so it must then have left it as it was).
+    ///
+    /// # Errors
+    /// What `change` returns; the value is dropped.
+    pub fn change<E>(
+        self,
+        change: impl FnOnce(&mut T) -> Result<bool, E>,
+    ) -> Result<(Self, bool), E> {
+        let Self { mut value, json } = self;
+        if change(&mut value)? {
+            Ok((Self::new(value), true))
+        } else {
+            Ok((Self { value, json }, false))
+        }
+    }
 }
 
 impl<T> Encoded<T> {
@@ -36,25 +53,6 @@ impl<T> Encoded<T> {
     /// The value, taken.
     pub fn into_inner(self) -> T {
         self.value
-    }
-}
-
-impl<T: Serialize> Encoded<T> {
-    /// The value after `change`, which tells whether it changed it: encoded again when it did,
-    /// and as it was, text and all, when it did not (so it must then have left it as it was).
-    ///
-    /// # Errors
-    /// What `change` returns; the value is dropped.
-    pub fn change<E>(
-        self,
-        change: impl FnOnce(&mut T) -> Result<bool, E>,
-    ) -> Result<(Self, bool), E> {
-        let Self { mut value, json } = self;
-        if change(&mut value)? {
-            Ok((Self::new(value), true))
-        } else {
-            Ok((Self { value, json }, false))
-        }
     }
 }
 

@@ -49,17 +49,7 @@ impl AlertEvent {
     /// The JSON of this event about the alert whose JSON is `alerta`: the text
     /// [`Evento::to_json`] writes for [`AlertEvent::about`], made of the alert's text as it is.
     pub fn json_about(self, alerta: &Encoded<Alerta>) -> String {
-        const HEAD: &str = r#"{"evento":""#;
-        const DADOS: &str = r#"","dados":"#;
-        let (name, dados) = (self.name(), alerta.json());
-        let mut json =
-            String::with_capacity(HEAD.len() + name.len() + DADOS.len() + dados.len() + 1);
-        json.push_str(HEAD);
-        json.push_str(name);
-        json.push_str(DADOS);
-        json.push_str(dados);
-        json.push('}');
-        json
+        frame(self.name(), alerta.json())
     }
 
     /// This event about `alerta`.
@@ -147,12 +137,21 @@ impl Evento<'_> {
 /// The frame of a publication (`publicacao`), from the publication's JSON
 /// ([`crate::Publicacao::to_json`]), which it carries as it is.
 pub fn publicacao_frame(publicacao_json: &str) -> String {
-    const HEAD: &str = r#"{"evento":"publicacao","dados":"#;
-    let mut frame = String::with_capacity(HEAD.len() + publicacao_json.len() + 1);
-    frame.push_str(HEAD);
-    frame.push_str(publicacao_json);
-    frame.push('}');
-    frame
+    frame("publicacao", publicacao_json)
+}
+
+/// The frame of the event `name` (plain ASCII: nothing to escape) whose `dados` is the JSON text
+/// `dados`, as it is: what serde writes for an [`Evento`], without writing `dados` again.
+fn frame(name: &str, dados: &str) -> String {
+    const HEAD: &str = r#"{"evento":""#;
+    const DADOS: &str = r#"","dados":"#;
+    let mut json = String::with_capacity(HEAD.len() + name.len() + DADOS.len() + dados.len() + 1);
+    json.push_str(HEAD);
+    json.push_str(name);
+    json.push_str(DADOS);
+    json.push_str(dados);
+    json.push('}');
+    json
 }
 
 /// The `dados` of the frames that carry no entity.
