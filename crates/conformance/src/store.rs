@@ -25,13 +25,13 @@ const LIMITS: SeriesLimits = SeriesLimits {
     retention_ms: 86_400_000,
 };
 
-fn message(id: &str, tipo: &str, created_ms: i64) -> Mensagem {
+fn message(id: &str, tipo: &str, created_ms: i64) -> Encoded<Mensagem> {
     let input: NovaMensagem = serde_json::from_value(serde_json::json!({
         "id": id, "tipo": tipo, "destinatario": "ana@example.com", "conteudo": "Olá",
         "metadados": {"campanha": "natal"}
     }))
     .unwrap();
-    Mensagem::accept(input, Timestamp::from_millis(created_ms)).unwrap()
+    Encoded::new(Mensagem::accept(input, Timestamp::from_millis(created_ms)).unwrap())
 }
 
 fn alert(id: &str, severidade: &str, created_ms: i64) -> StoredAlert {
@@ -70,7 +70,7 @@ fn query(nome: Option<&str>, limit: usize) -> MetricQuery {
 pub async fn messages_come_back_as_written_and_are_listed_by_their_filters(
     factory: &impl StoreFactory,
 ) {
-    let messages: Arc<dyn Records<Mensagem>> = factory(None).await;
+    let messages: Arc<dyn Records<Encoded<Mensagem>>> = factory(None).await;
     let (a, b, c) = (
         message("a", "sms", 10),
         message("b", "email", 20),
@@ -79,13 +79,14 @@ pub async fn messages_come_back_as_written_and_are_listed_by_their_filters(
     for m in [&a, &b, &c] {
         assert_eq!(messages.insert(m).await.unwrap(), Inserted::Created);
     }
-    let mut done = a.clone();
+    let mut done = a.clone().into_inner();
     let coords = CoordenadasKafka {
         topico: "messages.sms".into(),
         particao: 0,
         offset: 7,
     };
     done.complete(coords, Timestamp::from_millis(40)).unwrap();
+    let done = Encoded::new(done);
     assert_eq!(
         messages.replace(&done, Revision::FIRST).await.unwrap(),
         Replaced::Done(Revision(2))
@@ -135,7 +136,7 @@ pub async fn messages_come_back_as_written_and_are_listed_by_their_filters(
         )
         .await
         .unwrap();
-    let records: Vec<Mensagem> = page.into_iter().map(|v| v.record).collect();
+    let records: Vec<Mensagem> = page.into_iter().map(|v| v.record.into_inner()).collect();
     let json = messages
         .list_json(
             &MessageFilter::default(),

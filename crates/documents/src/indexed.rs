@@ -12,7 +12,8 @@
 use std::borrow::Cow;
 
 use integra_domain::{
-    Mensagem, Regra, Severidade, Silencio, StatusMensagem, TimeRange, Timestamp, TipoMensagem,
+    Encoded, Mensagem, Regra, Severidade, Silencio, StatusMensagem, TimeRange, Timestamp,
+    TipoMensagem,
 };
 use integra_ports::{Record, StoredAlert};
 use serde::de::DeserializeOwned;
@@ -139,8 +140,13 @@ pub(crate) fn index_name<'a>(facets: impl IntoIterator<Item = &'a Facet>) -> Str
     name
 }
 
-impl Indexed for Mensagem {
+impl Indexed for Encoded<Mensagem> {
     const COLLECTION: Collection = Collection::new("message");
+
+    /// The text it was encoded as.
+    fn to_json(&self) -> serde_json::Result<String> {
+        Ok(self.json().to_owned())
+    }
 
     fn created(&self) -> Timestamp {
         self.criado_em
@@ -271,10 +277,10 @@ mod tests {
 
     use super::*;
 
-    fn message() -> Mensagem {
+    fn message() -> Encoded<Mensagem> {
         let input: NovaMensagem =
             serde_json::from_str(r#"{"tipo":"sms","destinatario":"a","conteudo":"b"}"#).unwrap();
-        Mensagem::accept(input, Timestamp::from_millis(1)).unwrap()
+        Encoded::new(Mensagem::accept(input, Timestamp::from_millis(1)).unwrap())
     }
 
     #[test]
@@ -288,7 +294,7 @@ mod tests {
         let statuses: Vec<&str> = StatusMensagem::ALL.iter().map(|s| s.as_str()).collect();
         let severidades: Vec<&str> = Severidade::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(
-            Mensagem::FACETS,
+            <Encoded<Mensagem>>::FACETS,
             [("tipo", &tipos[..]), ("status", &statuses[..])]
         );
         assert_eq!(
@@ -329,7 +335,8 @@ mod tests {
 
     #[test]
     fn every_filter_names_the_indexes_whose_union_answers_it() {
-        let names = |f: MessageFilter| Mensagem::indexes_for(&Mensagem::wanted(&f).0);
+        let names =
+            |f: MessageFilter| <Encoded<Mensagem>>::indexes_for(&<Encoded<Mensagem>>::wanted(&f).0);
         assert_eq!(names(MessageFilter::default()), ["all"]);
         let sms = MessageFilter {
             tipo: Some(TipoMensagem::Sms),

@@ -132,6 +132,13 @@ impl Evento<'_> {
         // Serializing these structs cannot fail: string-keyed maps only, no I/O.
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// The JSON of `mensagem.atualizada` about the message whose JSON is `mensagem`: the text
+    /// [`Evento::to_json`] writes for [`Evento::MensagemAtualizada`], made of the message's text
+    /// as it is.
+    pub fn mensagem_json(mensagem: &Encoded<Mensagem>) -> String {
+        frame(Evento::MensagemAtualizada(mensagem).name(), mensagem.json())
+    }
 }
 
 /// The frame of a publication (`publicacao`), from the publication's JSON
@@ -280,6 +287,19 @@ mod tests {
         for event in AlertEvent::ALL {
             assert_eq!(event.json_about(&encoded), event.about(&a).to_json());
         }
+    }
+
+    #[test]
+    fn a_message_event_made_of_the_messages_text_is_the_same_text_as_serialized() {
+        let input: crate::NovaMensagem = serde_json::from_str(
+            r#"{"tipo":"sms","destinatario":"ana","conteudo":"Olá \"mundo\"\n","metadados":{"a":"b"}}"#,
+        )
+        .unwrap();
+        let m = Mensagem::accept(input, Timestamp::now()).unwrap();
+        assert_eq!(
+            Evento::mensagem_json(&Encoded::new(m.clone())),
+            Evento::MensagemAtualizada(&m).to_json()
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integra_domain::{
-    CoordenadasKafka, Evento, Mensagem, MessageFilter, NovaMensagem, Order, Paging, StatusMensagem,
-    TimeRange, Timestamp,
+    CoordenadasKafka, Encoded, Evento, Mensagem, MessageFilter, NovaMensagem, Order, Paging,
+    StatusMensagem, TimeRange, Timestamp,
 };
 use integra_ports::{BusError, Inserted, Outbound, Records, Replaced, Revision, Versioned};
 
@@ -16,24 +16,27 @@ use crate::{topics, Events, Ports, PublishConfig, ServiceError};
 /// fails at once (`ERRO`, nothing published) rather than almost surely timing out.
 const MIN_PUBLISH_SHARE: u32 = 10;
 
-/// The outcome of a send that did not fail.
+/// The outcome of a send that did not fail: the message as stored, with its JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sent {
     /// Published now: a first send, or a new attempt after `ERRO`.
-    Created(Mensagem),
+    Created(Encoded<Mensagem>),
     /// Already `CONCLUIDA`: nothing was published again.
-    Replayed(Mensagem),
+    Replayed(Encoded<Mensagem>),
 }
 
 /// Sends messages to the bus and keeps their status in the store.
+///
+/// Each state of a message is serialized once ([`Encoded`]): the stored body, its
+/// `mensagem.atualizada` event, the bus record and the answer are that one text.
 pub struct MessageService {
-    ledger: Ledger<Mensagem>,
+    ledger: Ledger<Encoded<Mensagem>>,
 }
 
 impl MessageService {
     /// The service over these ports.
     pub fn new(
-        ports: Ports<dyn Records<Mensagem>>,
+        ports: Ports<dyn Records<Encoded<Mensagem>>>,
         events: Events,
         publish: PublishConfig,
     ) -> Self {
@@ -51,12 +54,10 @@ impl MessageService {
     /// message is then `ERRO`, and a resend tries again); a store failure.
     pub async fn send(&self, input: NovaMensagem) -> Result<Sent, ServiceError> {
         let now = Timestamp::now();
-        let message = Mensagem::accept(input, now)?;
+        let message = Encoded::new(Mensagem::accept(input, now)?);
         match self.ledger.insert(&message).await? {
             Inserted::Created => {
-                self.ledger
-                    .events
-                    .emit(Evento::MensagemAtualizada(&message));
+                self.announce(&message);
                 self.publish(message, Revision::FIRST)
                     .await
                     .map(Sent::Created)
@@ -65,11 +66,19 @@ impl MessageService {
         }
     }
 
+    /// Tells WebSocket clients and the system channels that `message` changed.
+    fn announce(&self, message: &Encoded<Mensagem>) {
+        self.ledger.events.emit_json(
+            &Evento::MensagemAtualizada(message),
+            Evento::mensagem_json(message),
+        );
+    }
+
     /// A send of an id that is already stored.
     async fn resend(
         &self,
         asked: &Mensagem,
-        stored: Versioned<Mensagem>,
+        stored: Versioned<Encoded<Mensagem>>,
         now: Timestamp,
     ) -> Result<Sent, ServiceError> {
         let current = stored.record;
@@ -101,17 +110,17 @@ impl MessageService {
     /// one is the delivery, and nothing is published again.
     async fn retry(
         &self,
-        mut message: Mensagem,
+        message: Encoded<Mensagem>,
         revision: Revision,
         now: Timestamp,
-    ) -> Result<Mensagem, ServiceError> {
+    ) -> Result<Encoded<Mensagem>, ServiceError> {
+        let mut message = message.into_inner();
         let earlier = message.unanswered_attempts(self.ledger.publish.lease());
         message.begin_attempt(now)?;
+        let message = Encoded::new(message);
         match self.ledger.replace(&message, revision).await? {
             Replaced::Done(revision) => {
-                self.ledger
-                    .events
-                    .emit(Evento::MensagemAtualizada(&message));
+                self.announce(&message);
                 let outcome = match earlier {
                     Some(sent) => self.deliver_once(&message, sent).await,
                     None => self.ledger.publish(&outbound(&message)).await,
@@ -129,7 +138,7 @@ impl MessageService {
     /// search and the publish share one publish timeout, so a resend answers as soon as a send.
     async fn deliver_once(
         &self,
-        message: &Mensagem,
+        message: &Encoded<Mensagem>,
         sent: TimeRange,
     ) -> Result<CoordenadasKafka, BusError> {
         let started = Instant::now();
@@ -160,9 +169,9 @@ impl MessageService {
     /// Publishes a claimed message (stored at `revision`) and stores the outcome.
     async fn publish(
         &self,
-        message: Mensagem,
+        message: Encoded<Mensagem>,
         revision: Revision,
-    ) -> Result<Mensagem, ServiceError> {
+    ) -> Result<Encoded<Mensagem>, ServiceError> {
         let published = self.ledger.publish(&outbound(&message)).await;
         self.settle(message, revision, published).await
     }
@@ -170,10 +179,11 @@ impl MessageService {
     /// Stores the outcome of an attempt: `CONCLUIDA` where the bus stored it, or `ERRO`.
     async fn settle(
         &self,
-        mut message: Mensagem,
+        message: Encoded<Mensagem>,
         revision: Revision,
         published: Result<CoordenadasKafka, BusError>,
-    ) -> Result<Mensagem, ServiceError> {
+    ) -> Result<Encoded<Mensagem>, ServiceError> {
+        let mut message = message.into_inner();
         let now = Timestamp::now();
         let failure = match published {
             Ok(coords) => {
@@ -185,13 +195,12 @@ impl MessageService {
                 Some(e)
             }
         };
+        let message = Encoded::new(message);
         self.save_outcome(&message, revision).await?;
-        self.ledger
-            .events
-            .emit(Evento::MensagemAtualizada(&message));
+        self.announce(&message);
         match failure {
             None => Ok(message),
-            Some(cause) => Err(ServiceError::publish(Some(message.id), cause)),
+            Some(cause) => Err(ServiceError::publish(Some(message.into_inner().id), cause)),
         }
     }
 
@@ -199,7 +208,7 @@ impl MessageService {
     /// no one takes a message over before its lease, which outlasts the publish timeout.
     async fn save_outcome(
         &self,
-        message: &Mensagem,
+        message: &Encoded<Mensagem>,
         revision: Revision,
     ) -> Result<(), ServiceError> {
         if let Replaced::Stale(_) = self.ledger.replace(message, revision).await? {
@@ -208,11 +217,11 @@ impl MessageService {
         Ok(())
     }
 
-    /// Reads one message.
+    /// Reads one message, with its JSON.
     ///
     /// # Errors
     /// [`ServiceError::NotFound`], or a store failure.
-    pub async fn get(&self, id: &str) -> Result<Mensagem, ServiceError> {
+    pub async fn get(&self, id: &str) -> Result<Encoded<Mensagem>, ServiceError> {
         match self.ledger.get(id).await? {
             Some(v) => Ok(v.record),
             None => Err(ServiceError::NotFound(format!("message {id}"))),
@@ -232,7 +241,7 @@ impl MessageService {
             .ledger
             .list(&filter, paging, Order::NewestFirst)
             .await?;
-        Ok(listed.into_iter().map(|v| v.record).collect())
+        Ok(listed.into_iter().map(|v| v.record.into_inner()).collect())
     }
 
     /// The same page as [`MessageService::list`], as the JSON array the API answers, made of the
@@ -308,12 +317,11 @@ impl MessageService {
 }
 
 /// The bus record of a message: key = id, value = its JSON, headers content-type, tipo, id.
-fn outbound(m: &Mensagem) -> Outbound {
+fn outbound(m: &Encoded<Mensagem>) -> Outbound {
     Outbound {
         topic: topics::messages(m.tipo),
         key: m.id.to_string(),
-        // Serializing a message cannot fail: string-keyed maps only, no I/O.
-        payload: serde_json::to_vec(m).unwrap_or_default(),
+        payload: m.json().as_bytes().to_vec(),
         headers: vec![
             ("content-type".to_owned(), "application/json".to_owned()),
             ("tipo".to_owned(), m.tipo.to_string()),

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integra_domain::{CoordenadasKafka, Mensagem, NovaMensagem, StatusMensagem, Timestamp};
+use integra_domain::{
+    CoordenadasKafka, Encoded, Mensagem, NovaMensagem, StatusMensagem, Timestamp,
+};
 use integra_ports::{BusError, MockBus, MockRecords, StoreError, Versioned};
 
 use super::*;
@@ -18,7 +20,7 @@ fn input(id: &str) -> NovaMensagem {
 }
 
 fn service(
-    ports: Ports<dyn Records<Mensagem>>,
+    ports: Ports<dyn Records<Encoded<Mensagem>>>,
 ) -> (MessageService, tokio::sync::mpsc::Receiver<crate::Emitted>) {
     let (events, rx) = Events::channel(64);
     let config = PublishConfig {
@@ -29,10 +31,10 @@ fn service(
 }
 
 fn mocked_service(
-    store: MockRecords<Mensagem>,
+    store: MockRecords<Encoded<Mensagem>>,
     bus: MockBus,
 ) -> (MessageService, tokio::sync::mpsc::Receiver<crate::Emitted>) {
-    let store: Arc<dyn Records<Mensagem>> = Arc::new(store);
+    let store: Arc<dyn Records<Encoded<Mensagem>>> = Arc::new(store);
     service(mocked(store, bus))
 }
 
@@ -44,7 +46,7 @@ fn delivered() -> CoordenadasKafka {
     }
 }
 
-fn stored(status: StatusMensagem, updated_ms_ago: i64) -> Versioned<Mensagem> {
+fn stored(status: StatusMensagem, updated_ms_ago: i64) -> Versioned<Encoded<Mensagem>> {
     let now = Timestamp::now();
     let mut m = Mensagem::accept(input("m1"), now.plus_millis(-updated_ms_ago)).unwrap();
     match status {
@@ -65,7 +67,7 @@ fn stored(status: StatusMensagem, updated_ms_ago: i64) -> Versioned<Mensagem> {
     }
     Versioned {
         revision: Revision(3),
-        record: m,
+        record: Encoded::new(m),
     }
 }
 
@@ -82,7 +84,7 @@ fn statuses(rx: &mut tokio::sync::mpsc::Receiver<crate::Emitted>) -> Vec<String>
 
 #[tokio::test]
 async fn a_first_send_publishes_once_and_ends_concluded_with_its_coordinates() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store
         .expect_insert()
         .times(1)
@@ -106,13 +108,13 @@ async fn a_first_send_publishes_once_and_ends_concluded_with_its_coordinates() {
         panic!("not created")
     };
     assert_eq!(m.status, StatusMensagem::Concluida);
-    assert_eq!(m.kafka.unwrap().offset, 42);
+    assert_eq!(m.kafka.as_ref().unwrap().offset, 42);
     assert_eq!(statuses(&mut events), ["PROCESSANDO", "CONCLUIDA"]);
 }
 
 #[tokio::test]
 async fn a_bus_failure_stores_erro_with_the_cause_and_names_the_id() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store.expect_insert().returning(|_| Ok(Inserted::Created));
     store
         .expect_replace()
@@ -146,12 +148,12 @@ async fn a_publish_that_never_acknowledges_times_out_into_erro_instead_of_hangin
     assert!(started.elapsed() < Duration::from_secs(3));
     let m = svc.get("m1").await.unwrap();
     assert_eq!(m.status, StatusMensagem::Erro);
-    assert!(m.erro.unwrap().contains("200 ms"));
+    assert!(m.erro.as_ref().unwrap().contains("200 ms"));
 }
 
 #[tokio::test]
 async fn a_store_that_is_down_refuses_the_message_before_anything_is_published() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store
         .expect_insert()
         .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
@@ -166,7 +168,7 @@ async fn a_store_that_is_down_refuses_the_message_before_anything_is_published()
 
 #[tokio::test]
 async fn resend_of_a_concluded_message_publishes_nothing() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store
         .expect_insert()
         .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Concluida, 0))));
@@ -177,12 +179,12 @@ async fn resend_of_a_concluded_message_publishes_nothing() {
     let Sent::Replayed(m) = svc.send(input("m1")).await.unwrap() else {
         panic!("not replayed")
     };
-    assert_eq!(m.kafka.unwrap().offset, 7);
+    assert_eq!(m.kafka.as_ref().unwrap().offset, 7);
 }
 
 #[tokio::test]
 async fn resend_while_in_flight_is_a_conflict() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store
         .expect_insert()
         .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Processando, 0))));
@@ -197,7 +199,7 @@ async fn resend_while_in_flight_is_a_conflict() {
 
 #[tokio::test]
 async fn resend_after_erro_is_a_new_attempt_claimed_at_the_read_revision() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store
         .expect_insert()
         .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Erro, 0))));
@@ -230,12 +232,12 @@ async fn resend_after_erro_is_a_new_attempt_claimed_at_the_read_revision() {
     let Sent::Created(m) = svc.send(input("m1")).await.unwrap() else {
         panic!("not a new attempt")
     };
-    assert_eq!((m.tentativas, m.erro), (2, None));
+    assert_eq!((m.tentativas, m.erro.as_deref()), (2, None));
 }
 
 #[tokio::test]
 async fn a_retry_that_loses_the_claim_is_a_conflict_and_publishes_nothing() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store
         .expect_insert()
         .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Erro, 0))));
@@ -253,7 +255,7 @@ async fn a_retry_that_loses_the_claim_is_a_conflict_and_publishes_nothing() {
 
 #[tokio::test]
 async fn a_reused_id_with_other_content_is_refused() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store
         .expect_insert()
         .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Concluida, 0))));
@@ -268,7 +270,7 @@ async fn a_reused_id_with_other_content_is_refused() {
 
 #[tokio::test]
 async fn invalid_input_never_reaches_the_store() {
-    let (svc, _) = mocked_service(MockRecords::<Mensagem>::new(), MockBus::new());
+    let (svc, _) = mocked_service(MockRecords::<Encoded<Mensagem>>::new(), MockBus::new());
     let mut bad = input("m1");
     bad.destinatario = String::new();
     assert!(
@@ -278,7 +280,7 @@ async fn invalid_input_never_reaches_the_store() {
 
 #[tokio::test]
 async fn a_store_failure_on_get_and_list_is_reported_not_hidden() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store.expect_get().returning(|_| Err(StoreError::Timeout));
     store
         .expect_list()
@@ -325,7 +327,7 @@ async fn of_many_concurrent_sends_of_one_id_exactly_one_publishes() {
 
 #[tokio::test]
 async fn a_message_abandoned_in_processando_is_taken_up_after_its_lease() {
-    let mut store = MockRecords::<Mensagem>::new();
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     let abandoned = stored(StatusMensagem::Processando, 10_000);
     let fresh = stored(StatusMensagem::Processando, 0);
     store
@@ -375,7 +377,7 @@ async fn a_resend_after_an_unanswered_attempt_that_was_stored_publishes_nothing_
     assert_eq!(m.status, StatusMensagem::Concluida);
     assert_eq!(m.tentativas, 2);
     assert_eq!(
-        m.kafka.map(|k| k.offset),
+        m.kafka.as_ref().map(|k| k.offset),
         Some(0),
         "the first attempt's record"
     );
@@ -386,8 +388,8 @@ async fn a_resend_after_an_unanswered_attempt_that_was_stored_publishes_nothing_
 /// (`PROCESSANDO`), then stores one outcome, which must satisfy `outcome`.
 fn store_for_a_resend(
     outcome: impl Fn(&Mensagem) -> bool + Send + 'static,
-) -> MockRecords<Mensagem> {
-    let mut store = MockRecords::<Mensagem>::new();
+) -> MockRecords<Encoded<Mensagem>> {
+    let mut store = MockRecords::<Encoded<Mensagem>>::new();
     store
         .expect_insert()
         .returning(|_| Ok(Inserted::Exists(stored(StatusMensagem::Erro, 0))));
@@ -501,4 +503,37 @@ async fn a_resend_whose_search_leaves_no_time_fails_as_a_timeout_and_publishes_n
         svc.send(input("m1")).await,
         Err(ServiceError::BusTimedOut { .. })
     ));
+}
+
+#[tokio::test]
+async fn each_state_of_a_send_is_one_text_for_the_store_the_bus_the_events_and_the_answer() {
+    let bus = Arc::new(FakeBus::default());
+    let ports = memory_with_bus(bus.clone());
+    let (svc, mut events) = service(ports.messages());
+    let Sent::Created(sent) = svc.send(input("m1")).await.unwrap() else {
+        panic!("not created")
+    };
+    let serialized = serde_json::to_string(&*sent).unwrap();
+    assert_eq!(sent.json(), serialized, "the answer is what serde writes");
+    let stored = svc.get("m1").await.unwrap();
+    assert_eq!(stored.json(), serialized, "the store kept that text");
+    let published = bus.published();
+    assert_eq!(published.len(), 1);
+    let on_the_bus: Mensagem = serde_json::from_slice(&published[0].payload).unwrap();
+    assert_eq!(on_the_bus.status, StatusMensagem::Processando);
+    assert_eq!(
+        published[0].payload,
+        serde_json::to_vec(&on_the_bus).unwrap(),
+        "the bus record is what serde writes for the claimed message"
+    );
+    let texts: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+        .map(|e| e.json().to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            Evento::MensagemAtualizada(&on_the_bus).to_json(),
+            Evento::MensagemAtualizada(&sent).to_json()
+        ]
+    );
 }

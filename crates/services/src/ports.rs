@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integra_domain::{CoordenadasKafka, Mensagem, Regra, Silencio, TimeRange};
+use integra_domain::{CoordenadasKafka, Encoded, Mensagem, Regra, Silencio, TimeRange};
 use integra_ports::{
     Bus, BusError, ChannelStore, MetricSink, Outbound, PresenceStore, Records, SeriesStore, Store,
     StoreError, StoredAlert,
@@ -117,8 +117,8 @@ impl<S: ?Sized> Ports<S> {
 
 impl Ports<dyn Store> {
     /// The ports of the message service.
-    pub fn messages(&self) -> Ports<dyn Records<Mensagem>> {
-        self.with(Arc::clone(&self.store) as Arc<dyn Records<Mensagem>>)
+    pub fn messages(&self) -> Ports<dyn Records<Encoded<Mensagem>>> {
+        self.with(Arc::clone(&self.store) as Arc<dyn Records<Encoded<Mensagem>>>)
     }
 
     /// The ports of the alert service.

@@ -34,14 +34,21 @@ pub(crate) async fn send_message(
     state: web::Data<AppState>,
     body: JsonBody<NovaMensagem>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(match state.messages.send(body.0).await? {
-        Sent::Created(m) => HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/messages/{}", m.id)))
-            .json(m),
-        Sent::Replayed(m) => HttpResponse::Ok()
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(m),
-    })
+    let (mut answer, m) = match state.messages.send(body.0).await? {
+        Sent::Created(m) => {
+            let mut created = HttpResponse::Created();
+            created.insert_header((header::LOCATION, format!("/messages/{}", m.id)));
+            (created, m)
+        }
+        Sent::Replayed(m) => {
+            let mut replayed = HttpResponse::Ok();
+            replayed.insert_header(("Idempotent-Replayed", "true"));
+            (replayed, m)
+        }
+    };
+    Ok(answer
+        .content_type(header::ContentType::json())
+        .body(m.into_json()))
 }
 
 /// Reads one message.
@@ -60,7 +67,7 @@ pub(crate) async fn get_message(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.messages.get(&id).await?))
+    Ok(json_body(state.messages.get(&id).await?.into_json()))
 }
 
 /// The filters and page of a message list.

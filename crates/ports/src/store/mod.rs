@@ -12,7 +12,7 @@ mod records;
 mod series;
 
 use async_trait::async_trait;
-use integra_domain::{Mensagem, Regra, Silencio};
+use integra_domain::{Encoded, Mensagem, Regra, Silencio};
 
 pub use channels::{ChannelStore, Historico, HistoryLimits};
 pub use presence::PresenceStore;
@@ -51,7 +51,7 @@ pub enum StoreError {
 /// Silences and rules stay until removed.
 #[async_trait]
 pub trait Store:
-    Records<Mensagem>
+    Records<Encoded<Mensagem>>
     + Records<StoredAlert>
     + Records<Silencio>
     + Records<Regra>

@@ -19,7 +19,9 @@ pub trait Record: Clone + Send + Sync + 'static {
     fn id(&self) -> &Id;
 }
 
-impl Record for Mensagem {
+/// A message is kept with its JSON: the store writes that text, and the event about it, the bus
+/// record and the answer are made of it, so each change of a message is serialized once.
+impl Record for Encoded<Mensagem> {
     type Filter = MessageFilter;
 
     fn id(&self) -> &Id {
