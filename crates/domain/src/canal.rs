@@ -176,33 +176,39 @@ pub struct Publicacao {
     pub dados: Dados,
 }
 
-/// A publication's fields but its data, written by serde.
-#[derive(Serialize)]
-struct Cabecalho<'a> {
-    canal: &'a Canal,
-    offset: u64,
-    epoca: &'a str,
-    criado_em: Timestamp,
-}
-
 impl Publicacao {
-    /// The publication as JSON text: its fields, then its data appended as they are (the same
-    /// text serde writes for it, without parsing the data again).
+    /// The publication as JSON text: the same text serde writes for it, written straight into
+    /// one string (it is made for every publication and every event a system channel carries),
+    /// with its data appended as they are, without parsing them again.
     pub fn to_json(&self) -> String {
-        let head = Cabecalho {
-            canal: &self.canal,
-            offset: self.offset,
-            epoca: &self.epoca,
-            criado_em: self.criado_em,
-        };
-        // A struct of strings and numbers: writing it cannot fail.
-        let mut json = serde_json::to_string(&head).unwrap_or_default();
-        json.pop();
-        json.reserve(self.dados.get().len() + 10);
-        json.push_str(",\"dados\":");
-        json.push_str(self.dados.get());
+        use fmt::Write as _;
+        let dados = self.dados.get();
+        let mut json =
+            String::with_capacity(96 + self.canal.as_str().len() + self.epoca.len() + dados.len());
+        // A channel's name is of an alphabet that JSON never escapes.
+        json.push_str(r#"{"canal":""#);
+        json.push_str(self.canal.as_str());
+        // Writing to a String cannot fail.
+        let _ = write!(json, r#"","offset":{},"epoca":"#, self.offset);
+        push_json_string(&mut json, &self.epoca);
+        // A timestamp's text is what serde writes for it, and holds nothing to escape.
+        let _ = write!(json, r#","criado_em":"{}","dados":"#, self.criado_em);
+        json.push_str(dados);
         json.push('}');
         json
+    }
+}
+
+/// Appends `text` as a JSON string, as serde writes it: as it is when nothing in it needs an
+/// escape (the common case: an epoca is a generated id), else through serde.
+fn push_json_string(json: &mut String, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        json.push('"');
+        json.push_str(text);
+        json.push('"');
+    } else {
+        // Writing a string cannot fail.
+        json.push_str(&serde_json::to_string(text).unwrap_or_default());
     }
 }
 
@@ -290,6 +296,13 @@ mod tests {
         let written = r#"{"canal":"c","offset":3,"epoca":"e","criado_em":"2026-12-05T10:00:00.000Z","dados":{"b":1,"a":[true]}}"#;
         assert_eq!(p.to_json(), written);
         assert_eq!(serde_json::to_string(&p).unwrap(), written);
+        let odd = Publicacao {
+            epoca: "e\"\\\n1é".into(),
+            offset: u64::MAX,
+            criado_em: Timestamp::from_millis(-62_167_219_200_001),
+            ..p
+        };
+        assert_eq!(odd.to_json(), serde_json::to_string(&odd).unwrap());
         assert!(Dados::parse("{".into()).is_err());
         assert!(Dados::parse("1 2".into()).is_err());
     }
