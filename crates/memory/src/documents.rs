@@ -179,23 +179,44 @@ impl Docs {
             freed = old.bytes(&doc.id);
             self.unindex(&doc.id, &old);
         }
+        let stored = self.index(doc, revision, now);
+        let added = growth(stored.bytes(&doc.id), freed);
+        self.docs.insert(doc.id.clone(), stored);
+        added
+    }
+
+    /// Writes a document that is not stored (its id looked up once, by the caller); returns the
+    /// bytes it adds.
+    fn write_new(&mut self, doc: &Document, now: i64) -> isize {
+        let stored = self.index(doc, Revision::FIRST, now);
+        let added = growth(stored.bytes(&doc.id), 0);
+        self.docs.insert(doc.id.clone(), stored);
+        added
+    }
+
+    /// Enters `doc` in its indexes and the write order; returns it as stored, for the caller
+    /// to put in `docs`.
+    fn index(&mut self, doc: &Document, revision: Revision, now: i64) -> Doc {
         for name in &doc.indexes {
-            self.indexes
-                .entry(name.clone())
-                .or_default()
-                .insert((doc.created_ms, doc.id.clone()));
+            let entry = (doc.created_ms, doc.id.clone());
+            // Looked up before it is entered: an index's name is copied only when it is new.
+            match self.indexes.get_mut(name) {
+                Some(index) => {
+                    index.insert(entry);
+                }
+                None => {
+                    self.indexes.insert(name.clone(), BTreeSet::from([entry]));
+                }
+            }
         }
         self.writes.insert((now, doc.id.clone()));
-        let stored = Doc {
+        Doc {
             revision,
             body: doc.body.clone(),
             created_ms: doc.created_ms,
             indexes: doc.indexes.clone(),
             written_ms: now,
-        };
-        let added = growth(stored.bytes(&doc.id), freed);
-        self.docs.insert(doc.id.clone(), stored);
-        added
+        }
     }
 
     fn versioned(&self, id: &str) -> Option<Versioned<String>> {
@@ -237,7 +258,7 @@ impl DocumentEngine for MemoryEngine {
             if let Some(existing) = docs.versioned(&doc.id) {
                 return (Inserted::Exists(existing), 0);
             }
-            let added = docs.write(doc, Revision::FIRST, now);
+            let added = docs.write_new(doc, now);
             (Inserted::Created, added)
         }))
     }
