@@ -202,7 +202,7 @@ impl Publicacao {
 /// Appends `text` as a JSON string, as serde writes it: as it is when nothing in it needs an
 /// escape (the common case: an epoca is a generated id), else through serde.
 fn push_json_string(json: &mut String, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if crate::json::plain(text) {
         json.push('"');
         json.push_str(text);
         json.push('"');

@@ -15,6 +15,7 @@ mod encoded;
 mod error;
 mod evento;
 mod id;
+mod json;
 mod mensagem;
 mod metrica;
 #[cfg(feature = "openapi")]

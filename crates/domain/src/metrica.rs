@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Timestamp, ValidationError};
+use crate::{json, Timestamp, ValidationError};
 
 /// Most labels on one sample.
 pub const MAX_LABELS: usize = 16;
@@ -180,6 +180,44 @@ impl Metrica {
         })
     }
 
+    /// Appends this sample's JSON to `out`: the text serde writes for it, without serde's
+    /// general path (a push's answer repeats every sample it stored).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        out.extend_from_slice(br#"{"nome":"#);
+        json::push_string(out, &self.nome);
+        out.extend_from_slice(br#","valor":"#);
+        // Writing into a Vec cannot fail; a number is written as serde writes it.
+        let _ = serde_json::to_writer(&mut *out, &self.valor);
+        out.extend_from_slice(br#","tipo":""#);
+        out.extend_from_slice(self.tipo.as_str().as_bytes());
+        out.extend_from_slice(br#"","labels":{"#);
+        for (i, (name, value)) in self.labels.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::push_string(out, name);
+            out.push(b':');
+            json::push_string(out, value);
+        }
+        // A timestamp's text is what serde writes for it, and holds nothing to escape.
+        let _ = write!(out, r#"}},"timestamp":"{}"}}"#, self.timestamp);
+    }
+
+    /// The JSON array of `samples`, as serde writes it (see [`Metrica::write_json`]).
+    pub fn json_array(samples: &[Self]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(2 + samples.len() * 160);
+        out.push(b'[');
+        for (i, sample) in samples.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            sample.write_json(&mut out);
+        }
+        out.push(b']');
+        out
+    }
+
     /// The key of this sample's series within its name: its labels, in order, as `k=v` pairs.
     pub fn series_key(&self) -> String {
         // One allocation for the usual key (values with nothing to escape), which every sample
@@ -253,6 +291,30 @@ mod tests {
             serde_json::from_str(json).unwrap(),
             Timestamp::from_millis(7),
         )
+    }
+
+    #[test]
+    fn samples_are_written_as_serde_writes_them() {
+        let mut samples: Vec<Metrica> = [
+            r#"{"nome":"x","valor":1}"#,
+            r#"{"nome":"fila:pedidos_total","valor":0.1,"tipo":"counter","labels":{"a":"1,b=\"2\"","b":"","c":"olá\n=\u0001\\"}}"#,
+            r#"{"nome":"h","valor":-1e300,"tipo":"histogram","labels":{"z":"é"}}"#,
+            r#"{"nome":"g","valor":123456789012345680000000,"timestamp":"2026-12-07T12:00:00.5+01:00"}"#,
+        ]
+        .into_iter()
+        .map(|json| sample(json).unwrap())
+        .collect();
+        samples[0].valor = -0.0;
+        samples[2].timestamp = Timestamp::from_millis(-62_167_219_200_001);
+        let mut other = samples[1].clone();
+        other.valor = f64::NAN;
+        other.labels.insert("chave \"odd\"".into(), "\t".into());
+        samples.push(other);
+        assert_eq!(
+            String::from_utf8(Metrica::json_array(&samples)).unwrap(),
+            serde_json::to_string(&samples).unwrap()
+        );
+        assert_eq!(Metrica::json_array(&[]), b"[]");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Small checks shared by the entities.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -36,10 +37,14 @@ pub(crate) fn unique_map<'de, D: Deserializer<'de>>(
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut read = BTreeMap::new();
             while let Some((key, value)) = map.next_entry::<String, String>()? {
-                if read.contains_key(&key) {
-                    return Err(de::Error::custom(format!("repeated key `{key}`")));
+                match read.entry(key) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(value);
+                    }
+                    Entry::Occupied(slot) => {
+                        return Err(de::Error::custom(format!("repeated key `{}`", slot.key())));
+                    }
                 }
-                read.insert(key, value);
             }
             Ok(Some(read))
         }

@@ -100,12 +100,17 @@ pub(crate) async fn record_metrics(
     state: web::Data<AppState>,
     body: JsonBody<Samples>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(match body.0 {
-        Samples::Many(batch) => {
-            HttpResponse::Created().json(state.metrics.record_batch(batch).await?)
+    let json = match body.0 {
+        Samples::Many(batch) => Metrica::json_array(&state.metrics.record_batch(batch).await?),
+        Samples::One(one) => {
+            let mut json = Vec::with_capacity(160);
+            state.metrics.record(one).await?.write_json(&mut json);
+            json
         }
-        Samples::One(one) => HttpResponse::Created().json(state.metrics.record(one).await?),
-    })
+    };
+    Ok(HttpResponse::Created()
+        .content_type(header::ContentType::json())
+        .body(json))
 }
 
 /// The filters of a sample query.
@@ -181,7 +186,11 @@ pub(crate) async fn query_metrics(
     let limit = value("limit", query.limit.as_deref(), whole, "a whole number")?
         .unwrap_or(MetricQuery::DEFAULT_LIMIT);
     let metric_query = MetricQuery::new(nome, tipo, periodo, limit)?;
-    Ok(HttpResponse::Ok().json(state.metrics.query(&metric_query).await?))
+    Ok(HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(Metrica::json_array(
+            &state.metrics.query(&metric_query).await?,
+        )))
 }
 
 /// The OpenMetrics exposition of every recorded series and of the service's own metrics.
