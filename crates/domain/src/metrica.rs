@@ -183,7 +183,6 @@ impl Metrica {
     /// Appends this sample's JSON to `out`: the text serde writes for it, without serde's
     /// general path (a push's answer repeats every sample it stored).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        use std::io::Write as _;
         out.extend_from_slice(br#"{"nome":"#);
         json::push_string(out, &self.nome);
         out.extend_from_slice(br#","valor":"#);
@@ -201,7 +200,9 @@ impl Metrica {
             json::push_string(out, value);
         }
         // A timestamp's text is what serde writes for it, and holds nothing to escape.
-        let _ = write!(out, r#"}},"timestamp":"{}"}}"#, self.timestamp);
+        out.extend_from_slice(br#"},"timestamp":""#);
+        self.timestamp.push_text(out);
+        out.extend_from_slice(b"\"}");
     }
 
     /// The JSON array of `samples`, as serde writes it (see [`Metrica::write_json`]).
@@ -231,10 +232,7 @@ impl Metrica {
             key.extend_from_slice(k.as_bytes());
             key.push(b'=');
             // Quoted so that `,` and `=` inside a value cannot make two label sets collide.
-            if serde_json::to_writer(&mut key, v).is_err() {
-                // Writing a string into a Vec cannot fail.
-                return String::new();
-            }
+            json::push_string(&mut key, v);
         }
         // JSON text of strings is UTF-8.
         String::from_utf8(key).unwrap_or_default()

@@ -80,6 +80,21 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Appends this instant's text, as [`fmt::Display`] writes it, without the formatting
+    /// machinery for the usual years.
+    pub(crate) fn push_text(self, out: &mut Vec<u8>) {
+        match self.rfc3339_millis() {
+            Some(text) => out.extend_from_slice(&text),
+            None => {
+                use std::io::Write as _;
+                // Writing into a Vec cannot fail.
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+}
+
 /// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`).
 const fn civil_from_days(days: i64) -> (i64, i64, i64) {
