@@ -19,3 +19,50 @@ pub(crate) fn push_string(out: &mut Vec<u8>, text: &str) {
         let _ = serde_json::to_writer(&mut *out, text);
     }
 }
+
+/// Appends `text` as a JSON string, or `null`.
+pub(crate) fn push_opt_string(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => push_string(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends `true` or `false`.
+pub(crate) fn push_bool(out: &mut Vec<u8>, value: bool) {
+    out.extend_from_slice(if value { b"true" } else { b"false" });
+}
+
+/// Appends an instant as serde writes it: its text, quoted (it holds nothing to escape).
+pub(crate) fn push_timestamp(out: &mut Vec<u8>, at: crate::Timestamp) {
+    out.push(b'"');
+    at.push_text(out);
+    out.push(b'"');
+}
+
+/// Appends an instant as serde writes it, or `null`.
+pub(crate) fn push_opt_timestamp(out: &mut Vec<u8>, at: Option<crate::Timestamp>) {
+    match at {
+        Some(at) => push_timestamp(out, at),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends a string-to-string map as serde writes it: an object in the map's order.
+pub(crate) fn push_map(out: &mut Vec<u8>, map: &std::collections::BTreeMap<String, String>) {
+    out.push(b'{');
+    for (i, (name, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_string(out, name);
+        out.push(b':');
+        push_string(out, value);
+    }
+    out.push(b'}');
+}
+
+/// The text of a buffer these writers filled: only whole UTF-8 strings and ASCII went in.
+pub(crate) fn into_string(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_default()
+}

@@ -28,7 +28,7 @@ mod validate;
 
 pub use alerta::{AckError, Alerta, NovoAlerta, Severidade};
 pub use canal::{recovered, Canal, Dados, Desde, Posicao, Publicacao, MAX_CANAL_LEN};
-pub use encoded::Encoded;
+pub use encoded::{Encode, Encoded};
 pub use error::{TransitionError, ValidationError};
 pub use evento::{publicacao_frame, AlertEvent, Evento};
 pub use id::Id;
