@@ -23,8 +23,6 @@ pub trait Encode: Serialize {
     }
 }
 
-impl crate::Encode for crate::Mensagem {}
-
 impl<T: Encode> Encoded<T> {
     /// `value`, serialized now.
     pub fn new(value: T) -> Self {
@@ -92,7 +90,7 @@ impl<T> Deref for Encoded<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Alerta, NovoAlerta, Timestamp};
+    use crate::{Alerta, CoordenadasKafka, Mensagem, NovaMensagem, NovoAlerta, Timestamp};
 
     #[test]
     fn the_text_is_what_serde_writes_for_the_value() {
@@ -103,6 +101,15 @@ mod tests {
         let alerta = Alerta::raise(input, Timestamp::now()).unwrap();
         let encoded = Encoded::new(alerta.clone());
         assert_eq!(encoded.json(), serde_json::to_string(&alerta).unwrap());
+        assert_eq!(*encoded, alerta);
+        assert_eq!(encoded.clone().into_inner(), alerta);
+        let (same, changed) = encoded.clone().change(|_| Ok::<_, ()>(false)).unwrap();
+        assert_eq!((same, changed), (encoded.clone(), false));
+        let (resolved, changed) = encoded
+            .change(|a| Ok::<_, ()>(a.resolve(Timestamp::now())))
+            .unwrap();
+        assert!(changed && resolved.resolvido);
+        assert_eq!(resolved.json(), serde_json::to_string(&*resolved).unwrap());
         let mut odd = alerta.clone();
         odd.descricao = "tab\t, aspas \" e \\ barra, \u{1} e é".into();
         odd.origem = None;
@@ -115,14 +122,29 @@ mod tests {
         odd.regra = Some("r1".into());
         odd.aberturas = u32::MAX;
         assert_eq!(odd.encode(), serde_json::to_string(&odd).unwrap());
-        assert_eq!(*encoded, alerta);
-        assert_eq!(encoded.clone().into_inner(), alerta);
-        let (same, changed) = encoded.clone().change(|_| Ok::<_, ()>(false)).unwrap();
-        assert_eq!((same, changed), (encoded.clone(), false));
-        let (resolved, changed) = encoded
-            .change(|a| Ok::<_, ()>(a.resolve(Timestamp::now())))
-            .unwrap();
-        assert!(changed && resolved.resolvido);
-        assert_eq!(resolved.json(), serde_json::to_string(&*resolved).unwrap());
+    }
+
+    #[test]
+    fn a_message_is_written_as_serde_writes_it() {
+        let input: NovaMensagem = serde_json::from_str(
+            r#"{"tipo":"webhook","destinatario":"https://x/\"y\"","conteudo":"Olá\n\u0002\\","metadados":{"b":"2","a\t":"é"}}"#,
+        )
+        .unwrap();
+        let mut m = Mensagem::accept(input, Timestamp::now()).unwrap();
+        assert_eq!(m.encode(), serde_json::to_string(&m).unwrap());
+        m.fail(
+            "broker \"down\"",
+            Timestamp::from_millis(-62_167_219_200_001),
+        )
+        .unwrap();
+        assert_eq!(m.encode(), serde_json::to_string(&m).unwrap());
+        m.erro = None;
+        m.tentativas = u32::MAX;
+        m.kafka = Some(CoordenadasKafka {
+            topico: "messages.\"webhook\"".into(),
+            particao: -1,
+            offset: i64::MIN,
+        });
+        assert_eq!(m.encode(), serde_json::to_string(&m).unwrap());
     }
 }

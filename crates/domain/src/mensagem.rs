@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{validate, Id, TimeRange, Timestamp, TransitionError, ValidationError};
+use crate::{json, validate, Id, TimeRange, Timestamp, TransitionError, ValidationError};
 
 /// Largest `conteudo`, in bytes (256 KiB).
 pub const MAX_CONTEUDO_BYTES: usize = 256 * 1024;
@@ -174,6 +174,53 @@ pub struct Mensagem {
     pub atualizado_em: Timestamp,
     /// Where the bus stored it, once published.
     pub kafka: Option<CoordenadasKafka>,
+}
+
+impl crate::Encode for Mensagem {
+    /// Written field by field into one buffer, in the order serde writes them (a test holds the
+    /// two texts equal): a message is encoded at each change of its status.
+    fn encode(&self) -> String {
+        use std::io::Write as _;
+        let mut out = Vec::with_capacity(
+            280 + self.destinatario.len()
+                + self.conteudo.len()
+                + self
+                    .metadados
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 6)
+                    .sum::<usize>(),
+        );
+        out.extend_from_slice(br#"{"id":"#);
+        json::push_string(&mut out, self.id.as_str());
+        out.extend_from_slice(br#","tipo":""#);
+        out.extend_from_slice(self.tipo.as_str().as_bytes());
+        out.extend_from_slice(br#"","destinatario":"#);
+        json::push_string(&mut out, &self.destinatario);
+        out.extend_from_slice(br#","conteudo":"#);
+        json::push_string(&mut out, &self.conteudo);
+        out.extend_from_slice(br#","metadados":"#);
+        json::push_map(&mut out, &self.metadados);
+        out.extend_from_slice(br#","status":""#);
+        out.extend_from_slice(self.status.as_str().as_bytes());
+        out.extend_from_slice(br#"","erro":"#);
+        json::push_opt_string(&mut out, self.erro.as_deref());
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, r#","tentativas":{},"criado_em":"#, self.tentativas);
+        json::push_timestamp(&mut out, self.criado_em);
+        out.extend_from_slice(br#","atualizado_em":"#);
+        json::push_timestamp(&mut out, self.atualizado_em);
+        out.extend_from_slice(br#","kafka":"#);
+        match &self.kafka {
+            Some(k) => {
+                out.extend_from_slice(br#"{"topico":"#);
+                json::push_string(&mut out, &k.topico);
+                let _ = write!(out, r#","particao":{},"offset":{}}}"#, k.particao, k.offset);
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+        json::into_string(out)
+    }
 }
 
 impl Mensagem {
