@@ -407,6 +407,11 @@ bench_peers() {
     done
   done
   kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true
+  # The message row's dependency alone: the same broker, 64 publishes in flight (as many as wrk's
+  # connections), each waiting for its acknowledgement, nothing else running. A broker that alone
+  # cannot publish at 10x the seed's rate shows that no server on this machine can reach it.
+  local alone
+  alone=$(BENCH_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT target/release/examples/publish_bench)
   stop_broker
 
   local m; m() { peer_median "$1" "$2"; }
@@ -429,6 +434,20 @@ bench_peers() {
     printf "| the same on Redis | %.0f/s; %s µs server + %s µs Redis | - | - | <= 90 µs server |\n", a, c, r }'
   awk -v a="$(m send-full 1)" -v p="$(m send-full 4)" -v c="$(m send-full 2)" -v b="$(m seed 1)" -v q="$(m seed 4)" -v d="$(m seed 2)" 'BEGIN {
     printf "| `POST /messages`, Redis + Kafka | %.0f/s, p99 %s, %s µs server | the seed in FastAPI (scripts/seed_fastapi.py), same Redis and broker: %.0f/s, p99 %s, %s µs | **%.2fx** | >= 10x the seed, p99 < 20 ms |\n", a, p, c, b, q, d, a / b }'
+  echo
+  echo "The broker alone, after the rounds (\`publish_bench\`: 64 publishes in flight, each acknowledged):"
+  echo
+  echo "$alone"
+  echo
+  awk -v seed="$(m seed 1)" -v alone="$alone" 'BEGIN {
+    n = split(alone, lines, "\n"); best = 0
+    for (i = 1; i <= n; i++) {
+      split(lines[i], f, "|")
+      if (f[3] + 0 > best) { best = f[3] + 0; linger = f[2] + 0 }
+    }
+    printf "10x the seed is %.0f messages/s; the broker alone publishes at most %.0f/s (linger.ms %d): %s\n",
+      seed * 10, best, linger, (best < seed * 10 ? "**beyond this machine**, whatever the server costs" : "within the broker'"'"'s reach")
+  }'
   echo
   local bad s n
   bad=$(for s in "${subjects[@]}"; do n=$(m "${s%%|*}" 5); [ "$n" = 0 ] || printf ' %s: %s' "${s%%|*}" "$n"; done)
