@@ -141,6 +141,68 @@ pub async fn concurrent_replaces_from_one_revision_succeed_once(factory: &impl E
     assert_eq!(done, 1);
 }
 
+/// Many settles at once, as under load (the Redis engine sends those queued together in one
+/// call): each gets its own answer, and each document only its own change.
+pub async fn concurrent_settles_each_get_their_own_answer(factory: &impl EngineFactory) {
+    const TAIL: &str = ",\"owed\":{";
+    let engine = factory(None).await;
+    let owing = |id: &str| Document {
+        collection: ALERTS,
+        id: id.to_owned(),
+        body: format!(r#"{{"id":"{id}","owed":{{"event":"x"}}}}"#),
+        created_ms: 1,
+        indexes: vec!["all".to_owned()],
+    };
+    for i in 0..48 {
+        engine.insert(&owing(&format!("s{i}"))).await.unwrap();
+    }
+    // s0..s31 at their revision, s32..s39 at a stale one, s40..s47 after their removal, and
+    // ids never stored: all at once.
+    for i in 40..48 {
+        assert!(engine.remove(ALERTS, &format!("s{i}")).await.unwrap());
+    }
+    let tasks: Vec<_> = (0..56)
+        .map(|i| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let expected = if (32..40).contains(&i) {
+                    Revision(7)
+                } else {
+                    Revision::FIRST
+                };
+                let id = format!("s{i}");
+                (
+                    i,
+                    engine
+                        .cut_tail(ALERTS, &id, expected, Some(TAIL))
+                        .await
+                        .unwrap(),
+                )
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (i, answer) = t.await.unwrap();
+        let id = format!("s{i}");
+        match i {
+            0..32 => assert_eq!(answer, Replaced::Done(Revision(2)), "{id}"),
+            32..40 => match answer {
+                Replaced::Stale(Some(stored)) => {
+                    assert_eq!(stored.revision, Revision::FIRST, "{id}");
+                    assert_eq!(stored.record, owing(&id).body, "{id}");
+                }
+                other => panic!("{id}: {other:?}"),
+            },
+            _ => assert_eq!(answer, Replaced::Stale(None), "{id}"),
+        }
+    }
+    for i in 0..32 {
+        let read = engine.get(ALERTS, &format!("s{i}")).await.unwrap().unwrap();
+        assert_eq!(read.record, format!(r#"{{"id":"s{i}"}}"#));
+        assert_eq!(read.revision, Revision(2));
+    }
+}
+
 pub async fn lists_are_newest_first_with_ties_by_id_descending(factory: &impl EngineFactory) {
     let engine = factory(None).await;
     for (id, ms) in [("a", 10), ("b", 30), ("c", 20), ("d", 30), ("e", 5)] {

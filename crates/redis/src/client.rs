@@ -10,6 +10,7 @@ use integra_ports::StoreError;
 use crate::config::{ConnectError, RedisMode};
 use crate::keys::{Collections, SeriesKeys};
 use crate::seen::SeenSeries;
+use crate::settle::Settler;
 use crate::RedisConfig;
 
 /// Connections to Redis. fred pipelines every command in flight on a connection, and Redis runs
@@ -33,6 +34,8 @@ pub struct RedisEngine {
     pub(crate) scripts: Scripts,
     /// The metric series seen registered, appended to without a check.
     pub(crate) seen: SeenSeries,
+    /// Settles sent in batches.
+    pub(crate) settler: Settler,
 }
 
 /// The Lua scripts (`src/lua/`), loaded on first use and after a Redis restart.
@@ -85,6 +88,17 @@ fn classify(e: &Error) -> StoreError {
     match e.kind() {
         ErrorKind::Timeout => StoreError::Timeout,
         _ => StoreError::Unavailable(format!("redis: {e}")),
+    }
+}
+
+/// Classifies a command's failure on `pool`: a timeout while the connection is down means Redis
+/// is unavailable (503), not slow (504).
+pub(crate) fn failure(pool: &Pool, e: &Error) -> StoreError {
+    match classify(e) {
+        StoreError::Timeout if !pool.is_connected() => {
+            StoreError::Unavailable(format!("redis: connection lost ({e})"))
+        }
+        other => other,
     }
 }
 
@@ -196,6 +210,8 @@ impl RedisEngine {
         let ttl_ms = config
             .ttl
             .map_or(0, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+        let scripts = Scripts::new();
+        let settler = Settler::start(pool.clone(), scripts.cut.clone());
         Ok(Self {
             pool,
             collections: Collections::new(&config.key_prefix),
@@ -203,20 +219,16 @@ impl RedisEngine {
             clustered: config.mode == RedisMode::Cluster,
             prefix: config.key_prefix,
             ttl_ms,
-            scripts: Scripts::new(),
+            scripts,
             seen: SeenSeries::default(),
+            settler,
         })
     }
 
     /// Classifies a command's failure: a timeout while the connection is down means Redis is
     /// unavailable (503), not slow (504).
     pub(crate) fn fail(&self, e: &Error) -> StoreError {
-        match classify(e) {
-            StoreError::Timeout if !self.pool.is_connected() => {
-                StoreError::Unavailable(format!("redis: connection lost ({e})"))
-            }
-            other => other,
-        }
+        failure(&self.pool, e)
     }
 
     /// A client that is connected, or `Unavailable` at once: while Redis is down, requests answer

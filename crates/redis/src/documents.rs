@@ -33,7 +33,7 @@ fn versioned(reply: Vec<Value>) -> Result<Versioned<String>, StoreError> {
 
 /// What a compare-and-set script answered (`lua/replace.lua`, `lua/cut.lua`): 1 when written, 0
 /// when the document is gone, else what is stored.
-fn replaced(
+pub(crate) fn replaced(
     reply: Value,
     expected: Revision,
     script: &str,
@@ -127,7 +127,7 @@ impl RedisEngine {
     }
 }
 
-fn revision_value(revision: Revision) -> Value {
+pub(crate) fn revision_value(revision: Revision) -> Value {
     i64::try_from(revision.0).unwrap_or(i64::MAX).into()
 }
 
@@ -166,14 +166,16 @@ impl DocumentEngine for RedisEngine {
         expected: Revision,
         tail: Option<&'static str>,
     ) -> Result<Replaced<String>, StoreError> {
-        let args: Vec<Value> = vec![
-            id.into(),
-            revision_value(expected),
-            tail.unwrap_or_default().into(),
-        ];
-        let names = self.document_and_meta(collection, id);
-        let reply: Value = self.eval(&self.scripts.cut, names, args).await?;
-        replaced(reply, expected, "cut_tail")
+        let keys = self.collections.keys(collection);
+        self.settler
+            .settle(
+                keys.meta.clone(),
+                format!("{}{id}", keys.doc_prefix),
+                id,
+                expected,
+                tail.unwrap_or_default(),
+            )
+            .await
     }
 
     async fn remove(&self, collection: Collection, id: &str) -> Result<bool, StoreError> {

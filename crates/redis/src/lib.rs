@@ -60,6 +60,7 @@ mod presence;
 mod reply;
 mod seen;
 mod series;
+mod settle;
 
 use integra_documents::DocumentStore;
 
