@@ -141,21 +141,58 @@ pub async fn concurrent_replaces_from_one_revision_succeed_once(factory: &impl E
     assert_eq!(done, 1);
 }
 
-/// Many settles at once, as under load (the Redis engine sends those queued together in one
-/// call): each gets its own answer, and each document only its own change.
-pub async fn concurrent_settles_each_get_their_own_answer(factory: &impl EngineFactory) {
+/// Many inserts and then many settles at once, as under load (the Redis engine sends those
+/// queued together in one call): each gets its own answer, and each document only its own change,
+/// in its own indexes.
+pub async fn concurrent_inserts_and_settles_each_get_their_own_answer(
+    factory: &impl EngineFactory,
+) {
     const TAIL: &str = ",\"owed\":{";
     let engine = factory(None).await;
-    let owing = |id: &str| Document {
-        collection: ALERTS,
-        id: id.to_owned(),
-        body: format!(r#"{{"id":"{id}","owed":{{"event":"x"}}}}"#),
-        created_ms: 1,
-        indexes: vec!["all".to_owned()],
+    // Three shapes of document, in one, two and three indexes.
+    let owing = |id: &str| {
+        let n: usize = id[1..].parse().unwrap();
+        Document {
+            collection: ALERTS,
+            id: id.to_owned(),
+            body: format!(r#"{{"id":"{id}","owed":{{"event":"x"}}}}"#),
+            created_ms: i64::try_from(n).unwrap(),
+            indexes: ["all", "two", "three"][..1 + n % 3]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
     };
-    for i in 0..48 {
-        engine.insert(&owing(&format!("s{i}"))).await.unwrap();
+    let inserts: Vec<_> = (0..48)
+        .map(|i| {
+            let engine = engine.clone();
+            let doc = owing(&format!("s{i}"));
+            tokio::spawn(async move { engine.insert(&doc).await.unwrap() })
+        })
+        .collect();
+    for t in inserts {
+        assert_eq!(t.await.unwrap(), Inserted::Created);
     }
+    let listed = |index: &'static str| {
+        let engine = engine.clone();
+        async move {
+            let page = Page {
+                collection: ALERTS,
+                ..page(index, 0, 100)
+            };
+            let docs = engine.list(&page).await.unwrap();
+            docs.iter()
+                .map(|d| d.record[7..].split('"').next().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let expected: Vec<String> = (0..48)
+        .rev()
+        .filter(|i| i % 3 == 2)
+        .map(|i| format!("s{i}"))
+        .collect();
+    assert_eq!(listed("three").await, expected);
+    assert_eq!(listed("all").await.len(), 48);
     // s0..s31 at their revision, s32..s39 at a stale one, s40..s47 after their removal, and
     // ids never stored: all at once.
     for i in 40..48 {

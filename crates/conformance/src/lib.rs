@@ -88,7 +88,7 @@ macro_rules! engine_suite {
             replace_needs_the_current_revision,
             concurrent_inserts_of_one_id_create_it_once,
             concurrent_replaces_from_one_revision_succeed_once,
-            concurrent_settles_each_get_their_own_answer,
+            concurrent_inserts_and_settles_each_get_their_own_answer,
             lists_are_newest_first_with_ties_by_id_descending,
             a_page_of_several_indexes_is_their_union_in_order_with_ties_by_id,
             a_replace_moves_the_document_between_indexes,

@@ -7,10 +7,11 @@ use fred::types::scripts::Script;
 use fred::types::Value;
 use integra_ports::StoreError;
 
+use crate::batch::Batcher;
 use crate::config::{ConnectError, RedisMode};
+use crate::jobs::{InsertJob, SettleJob};
 use crate::keys::{Collections, SeriesKeys};
 use crate::seen::SeenSeries;
-use crate::settle::Settler;
 use crate::RedisConfig;
 
 /// Connections to Redis. fred pipelines every command in flight on a connection, and Redis runs
@@ -34,8 +35,10 @@ pub struct RedisEngine {
     pub(crate) scripts: Scripts,
     /// The metric series seen registered, appended to without a check.
     pub(crate) seen: SeenSeries,
-    /// Settles sent in batches.
-    pub(crate) settler: Settler,
+    /// Inserts of documents, sent in batches.
+    pub(crate) inserts: Batcher<InsertJob>,
+    /// Settles of documents, sent in batches.
+    pub(crate) settles: Batcher<SettleJob>,
 }
 
 /// The Lua scripts (`src/lua/`), loaded on first use and after a Redis restart.
@@ -211,7 +214,8 @@ impl RedisEngine {
             .ttl
             .map_or(0, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
         let scripts = Scripts::new();
-        let settler = Settler::start(pool.clone(), scripts.cut.clone());
+        let inserts = Batcher::start(pool.clone(), scripts.insert.clone());
+        let settles = Batcher::start(pool.clone(), scripts.cut.clone());
         Ok(Self {
             pool,
             collections: Collections::new(&config.key_prefix),
@@ -221,7 +225,8 @@ impl RedisEngine {
             ttl_ms,
             scripts,
             seen: SeenSeries::default(),
-            settler,
+            inserts,
+            settles,
         })
     }
 

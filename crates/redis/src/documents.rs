@@ -5,7 +5,10 @@ use fred::types::Value;
 use integra_documents::{Collection, Document, DocumentEngine, Page};
 use integra_domain::{Order, Timestamp};
 use integra_ports::{Inserted, Replaced, Revision, StoreError, Versioned};
+use tokio::sync::oneshot;
 
+use crate::batch::stopped;
+use crate::jobs::{InsertJob, SettleJob};
 use crate::keys::CollectionKeys;
 use crate::reply::text;
 use crate::RedisEngine;
@@ -18,7 +21,7 @@ fn revision(value: &Value) -> Result<Revision, StoreError> {
 }
 
 /// `{body, revision}` as the scripts answer it.
-fn versioned(reply: Vec<Value>) -> Result<Versioned<String>, StoreError> {
+pub(crate) fn versioned(reply: Vec<Value>) -> Result<Versioned<String>, StoreError> {
     let mut parts = reply.into_iter();
     let (Some(body), Some(rev)) = (parts.next().and_then(text), parts.next()) else {
         return Err(StoreError::Unavailable(
@@ -49,6 +52,15 @@ pub(crate) fn replaced(
 }
 
 impl RedisEngine {
+    /// How long after its last write a document of `collection` expires (ms); 0 keeps it.
+    fn ttl_of(&self, collection: Collection) -> i64 {
+        if collection.is_lasting() {
+            0
+        } else {
+            self.ttl_ms
+        }
+    }
+
     /// The keys of one document's reads and in-place changes: the document, its meta hash.
     fn document_and_meta(&self, collection: Collection, id: &str) -> Vec<String> {
         let keys = self.collections.keys(collection);
@@ -77,12 +89,7 @@ impl RedisEngine {
             doc.id.as_str().into(),
             doc.body.as_str().into(),
             doc.created_ms.into(),
-            if doc.collection.is_lasting() {
-                0
-            } else {
-                self.ttl_ms
-            }
-            .into(),
+            self.ttl_of(doc.collection).into(),
             Timestamp::now().millis().into(),
             doc.indexes.join("\n").into(),
             keys.index_prefix.as_str().into(),
@@ -135,16 +142,23 @@ pub(crate) fn revision_value(revision: Revision) -> Value {
 impl DocumentEngine for RedisEngine {
     async fn insert(&self, doc: &Document) -> Result<Inserted<String>, StoreError> {
         let keys = self.collections.keys(doc.collection);
-        let (names, mut args) = self.write_call(&keys, doc, Revision::FIRST);
-        args.push(keys.doc_prefix.as_str().into());
-        let reply: Value = self.eval(&self.scripts.insert, names, args).await?;
-        match reply {
-            Value::Null => Ok(Inserted::Created),
-            Value::Array(stored) => Ok(Inserted::Exists(versioned(stored)?)),
-            _ => Err(StoreError::Unavailable(
-                "redis: unexpected reply to insert".into(),
-            )),
-        }
+        let (answer, answered) = oneshot::channel();
+        self.inserts.submit(InsertJob {
+            ttl_ms: self.ttl_of(doc.collection),
+            doc_key: format!("{}{}", keys.doc_prefix, doc.id),
+            index_keys: doc
+                .indexes
+                .iter()
+                .map(|name| format!("{}{name}", keys.index_prefix))
+                .collect(),
+            id: doc.id.clone(),
+            body: doc.body.clone(),
+            created_ms: doc.created_ms,
+            names: doc.indexes.join("\n"),
+            keys,
+            answer,
+        })?;
+        answered.await.map_err(|_| stopped())?
     }
 
     async fn replace(
@@ -167,15 +181,16 @@ impl DocumentEngine for RedisEngine {
         tail: Option<&'static str>,
     ) -> Result<Replaced<String>, StoreError> {
         let keys = self.collections.keys(collection);
-        self.settler
-            .settle(
-                keys.meta.clone(),
-                format!("{}{id}", keys.doc_prefix),
-                id,
-                expected,
-                tail.unwrap_or_default(),
-            )
-            .await
+        let (answer, answered) = oneshot::channel();
+        self.settles.submit(SettleJob {
+            doc_key: format!("{}{id}", keys.doc_prefix),
+            keys,
+            id: id.to_owned(),
+            expected,
+            tail: tail.unwrap_or_default(),
+            answer,
+        })?;
+        answered.await.map_err(|_| stopped())?
     }
 
     async fn remove(&self, collection: Collection, id: &str) -> Result<bool, StoreError> {

@@ -51,16 +51,17 @@
 //! shard. A batch of samples of several names, one script call on one Redis, is a check and a
 //! write per name on a cluster (see `series.rs`).
 
+mod batch;
 mod channels;
 mod client;
 mod config;
 mod documents;
+mod jobs;
 mod keys;
 mod presence;
 mod reply;
 mod seen;
 mod series;
-mod settle;
 
 use integra_documents::DocumentStore;
 

@@ -1,14 +1,30 @@
-
--- KEYS and ARGV[1..8] as `write` takes them; ARGV[9] the document key prefix (for trimming).
--- Returns nil when created, else {the stored body, its revision}.
-trim(KEYS[2], KEYS[3], ARGV[9], ARGV[7], ARGV[5], 100)
-local current = redis.call('GET', KEYS[1])
-local entry = redis.call('HGET', KEYS[3], ARGV[1])
-if current then return {current, tonumber((split_meta(entry or '0')))} end
-if entry then
-  -- Left by an expired document not yet trimmed, with its own creation time: unindex it first.
-  local _, names = split_meta(entry)
-  for name in string.gmatch(names, '[^\n]+') do redis.call('ZREM', ARGV[7]..name, ARGV[1]) end
+-- Inserts documents of one collection, each unless its id is taken. KEYS: the expiry set, the
+-- meta hash, then for each document its key followed by the keys of the indexes it belongs in.
+-- ARGV: now, the index key prefix, the document key prefix (for trimming), then for each
+-- document: the number of its index keys, its ttl (ms; 0 keeps it), id, body, created (ms), its
+-- index names "\n"-joined. Returns, per document: 0 when created, else {the stored body, its
+-- revision}. Many inserts in one call cost Redis one script's overhead and one trim (see the
+-- crate's `batch` module).
+local now, idx_prefix = tonumber(ARGV[1]), ARGV[2]
+trim(KEYS[1], KEYS[2], ARGV[3], idx_prefix, now, 100)
+local inserted, k, a = {}, 3, 4
+while a <= #ARGV do
+  local count, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local id, names = ARGV[a + 2], ARGV[a + 5]
+  local current = redis.call('GET', KEYS[k])
+  local entry = redis.call('HGET', KEYS[2], id)
+  if current then
+    inserted[#inserted + 1] = {current, tonumber((split_meta(entry or '0')))}
+  else
+    if entry then
+      -- Left by an expired document not yet trimmed, with its own creation time: unindex it.
+      local _, old = split_meta(entry)
+      for name in string.gmatch(old, '[^\n]+') do redis.call('ZREM', idx_prefix..name, id) end
+    end
+    write_at(k, k + 1, k + count, KEYS[1], KEYS[2], id, ARGV[a + 3], ARGV[a + 4], ttl, now, names,
+      idx_prefix, '1', nil)
+    inserted[#inserted + 1] = 0
+  end
+  k, a = k + 1 + count, a + 6
 end
-write(nil)
-return false
+return inserted

@@ -33,34 +33,40 @@ local function trim(exp, meta, doc_prefix, idx_prefix, now, max)
   end
 end
 
--- Writes a document and moves it between indexes. KEYS: the document, the expiry set, the meta
--- hash, then the keys of the indexes it belongs in. ARGV: id, body, created, ttl, now, the index
--- names "\n"-joined, the index key prefix, the new revision. `old` is the index names it is in
--- now (nil when none). Only the indexes that change are touched: a status change moves the id
--- out of two and into two.
-local function write(old)
-  local id, body, created = ARGV[1], ARGV[2], ARGV[3]
-  local ttl, now = tonumber(ARGV[4]), tonumber(ARGV[5])
-  local names, idx_prefix, rev = ARGV[6], ARGV[7], ARGV[8]
+-- Writes a document and moves it between indexes. KEYS[k] is the document, KEYS[first..last]
+-- the keys of the indexes it belongs in; `exp` the expiry set, `meta` the meta hash; `names` its
+-- index names "\n"-joined, `rev` its new revision. `old` is the index names it is in now (nil
+-- when none). Only the indexes that change are touched: a status change moves the id out of two
+-- and into two.
+local function write_at(k, first, last, exp, meta, id, body, created, ttl, now, names, idx_prefix,
+    rev, old)
   if old == names then
     -- In the same indexes already: only the document, its revision and its expiry change.
   elseif old then
     local had = {}
     for name in string.gmatch(old, '[^\n]+') do had[idx_prefix..name] = true end
-    for i = 4, #KEYS do
+    for i = first, last do
       if had[KEYS[i]] then had[KEYS[i]] = false else redis.call('ZADD', KEYS[i], created, id) end
     end
     for key, stale in pairs(had) do
       if stale then redis.call('ZREM', key, id) end
     end
   else
-    for i = 4, #KEYS do redis.call('ZADD', KEYS[i], created, id) end
+    for i = first, last do redis.call('ZADD', KEYS[i], created, id) end
   end
-  redis.call('HSET', KEYS[3], id, rev..'\n'..names)
+  redis.call('HSET', meta, id, rev..'\n'..names)
   if ttl > 0 then
-    redis.call('SET', KEYS[1], body, 'PX', ttl)
-    redis.call('ZADD', KEYS[2], now + ttl, id)
+    redis.call('SET', KEYS[k], body, 'PX', ttl)
+    redis.call('ZADD', exp, now + ttl, id)
   else
-    redis.call('SET', KEYS[1], body)
+    redis.call('SET', KEYS[k], body)
   end
+end
+
+-- `write_at` for a script of one document. KEYS: the document, the expiry set, the meta hash,
+-- then the keys of the indexes it belongs in. ARGV: id, body, created, ttl, now, the index names
+-- "\n"-joined, the index key prefix, the new revision.
+local function write(old)
+  write_at(1, 4, #KEYS, KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]),
+    tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], old)
 end
