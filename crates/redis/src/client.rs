@@ -35,6 +35,8 @@ pub struct RedisEngine {
     pub(crate) scripts: Scripts,
     /// The metric series seen registered, appended to without a check.
     pub(crate) seen: SeenSeries,
+    /// How long a command may take (`RedisConfig::command_timeout`).
+    command_timeout: std::time::Duration,
     /// Inserts of documents, sent in batches.
     pub(crate) inserts: Batcher<InsertJob>,
     /// Settles of documents, sent in batches.
@@ -227,6 +229,7 @@ impl RedisEngine {
             seen: SeenSeries::default(),
             inserts,
             settles,
+            command_timeout: config.command_timeout,
         })
     }
 
@@ -260,6 +263,23 @@ impl RedisEngine {
             .evalsha_with_reload(self.client()?, keys, args)
             .await
             .map_err(|e| self.fail(&e))
+    }
+
+    /// The answer to a batched call (see [`crate::batch`]), within the command timeout from
+    /// the moment it was queued: a call held up behind a slow one fails as a command would,
+    /// without waiting for both.
+    pub(crate) async fn answer<T>(
+        &self,
+        answered: tokio::sync::oneshot::Receiver<Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.command_timeout, answered).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(crate::batch::stopped()),
+            Err(_) if !self.pool.is_connected() => Err(StoreError::Unavailable(
+                "redis: connection lost (a batched write timed out)".into(),
+            )),
+            Err(_) => Err(StoreError::Timeout),
+        }
     }
 
     /// Checks that Redis answers.

@@ -7,7 +7,6 @@ use integra_domain::{Order, Timestamp};
 use integra_ports::{Inserted, Replaced, Revision, StoreError, Versioned};
 use tokio::sync::oneshot;
 
-use crate::batch::stopped;
 use crate::jobs::{InsertJob, SettleJob};
 use crate::keys::CollectionKeys;
 use crate::reply::text;
@@ -158,7 +157,7 @@ impl DocumentEngine for RedisEngine {
             keys,
             answer,
         })?;
-        answered.await.map_err(|_| stopped())?
+        self.answer(answered).await
     }
 
     async fn replace(
@@ -190,7 +189,7 @@ impl DocumentEngine for RedisEngine {
             tail: tail.unwrap_or_default(),
             answer,
         })?;
-        answered.await.map_err(|_| stopped())?
+        self.answer(answered).await
     }
 
     async fn remove(&self, collection: Collection, id: &str) -> Result<bool, StoreError> {
