@@ -14,7 +14,7 @@ use fred::types::Value;
 use integra_ports::StoreError;
 use tokio::sync::mpsc;
 
-use crate::client::failure;
+use crate::failure::failure;
 use crate::keys::CollectionKeys;
 
 /// Most calls in one batch.

@@ -9,6 +9,7 @@ use integra_ports::StoreError;
 
 use crate::batch::Batcher;
 use crate::config::{ConnectError, RedisMode};
+use crate::failure::{classify, failure};
 use crate::jobs::{InsertJob, SettleJob};
 use crate::keys::{Collections, SeriesKeys};
 use crate::seen::SeenSeries;
@@ -85,25 +86,6 @@ impl Scripts {
             series_log: series(include_str!("lua/series_log.lua")),
             series_query: series(include_str!("lua/series_query.lua")),
         }
-    }
-}
-
-/// Classifies fred's errors at the boundary.
-fn classify(e: &Error) -> StoreError {
-    match e.kind() {
-        ErrorKind::Timeout => StoreError::Timeout,
-        _ => StoreError::Unavailable(format!("redis: {e}")),
-    }
-}
-
-/// Classifies a command's failure on `pool`: a timeout while the connection is down means Redis
-/// is unavailable (503), not slow (504).
-pub(crate) fn failure(pool: &Pool, e: &Error) -> StoreError {
-    match classify(e) {
-        StoreError::Timeout if !pool.is_connected() => {
-            StoreError::Unavailable(format!("redis: connection lost ({e})"))
-        }
-        other => other,
     }
 }
 

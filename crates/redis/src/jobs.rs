@@ -10,8 +10,8 @@ use integra_ports::{Inserted, Replaced, Revision, StoreError};
 use tokio::sync::oneshot;
 
 use crate::batch::{call, replies, Job};
-use crate::documents::{replaced, revision_value, versioned};
 use crate::keys::CollectionKeys;
+use crate::reply::{replaced, revision_value, versioned};
 
 /// Where a job's answer goes.
 type Answer<T> = oneshot::Sender<Result<T, StoreError>>;

@@ -56,6 +56,7 @@ mod channels;
 mod client;
 mod config;
 mod documents;
+mod failure;
 mod jobs;
 mod keys;
 mod presence;
