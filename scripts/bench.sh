@@ -410,8 +410,12 @@ bench_peers() {
   # The message row's dependency alone: the same broker, 64 publishes in flight (as many as wrk's
   # connections), each waiting for its acknowledgement, nothing else running. A broker that alone
   # cannot publish at 10x the seed's rate shows that no server on this machine can reach it.
-  local alone
+  # The broker's CPU over the whole of it, per publish (linger.ms 5 batches more, and costs less a
+  # publish: the figure is, if anything, below what 64 publishes at linger 0-1 cost).
+  local alone b0 b1
+  b0=$(cpu_ticks "$(broker_pid)")
   alone=$(BENCH_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT target/release/examples/publish_bench)
+  b1=$(cpu_ticks "$(broker_pid)")
   stop_broker
 
   local m; m() { peer_median "$1" "$2"; }
@@ -439,14 +443,20 @@ bench_peers() {
   echo
   echo "$alone"
   echo
-  awk -v seed="$(m seed 1)" -v alone="$alone" 'BEGIN {
-    n = split(alone, lines, "\n"); best = 0
+  awk -v seed="$(m seed 1)" -v alone="$alone" -v ticks=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" \
+    -v redis="$(m send-full 3)" 'BEGIN {
+    n = split(alone, lines, "\n"); best = 0; published = 0
     for (i = 1; i <= n; i++) {
       split(lines[i], f, "|")
+      published += (f[3] + 0) * 8
       if (f[3] + 0 > best) { best = f[3] + 0; linger = f[2] + 0 }
     }
-    printf "10x the seed is %.0f messages/s; the broker alone publishes at most %.0f/s (linger.ms %d): %s\n",
-      seed * 10, best, linger, (best < seed * 10 ? "**beyond this machine**, whatever the server costs" : "within the broker'"'"'s reach")
+    target = seed * 10; broker = ticks * 1e6 / hz / (published ? published : 1)
+    cores = (broker + redis) * target / 1e6
+    printf "10x the seed is %.0f messages/s; the broker alone publishes at most %.0f/s (linger.ms %d): %s\n\n",
+      target, best, linger, (best < target ? "**beyond this machine**, whatever the server costs" : "within the broker'"'"'s reach alone")
+    printf "At that rate the broker (%.0f µs a publish, alone) and Redis (%.0f µs a message in the rounds above) need %.2f of the machine'"'"'s 2 cores, before the server, wrk and the kernel: %s\n",
+      broker, redis, cores, (cores >= 2 ? "**beyond this machine**" : "within it")
   }'
   echo
   local bad s n
