@@ -127,13 +127,7 @@ impl crate::Encode for Alerta {
     /// largest single cost of a new alert.
     fn encode(&self) -> String {
         let mut out = Vec::with_capacity(
-            320 + self.titulo.len()
-                + self.descricao.len()
-                + self
-                    .labels
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() + 6)
-                    .sum::<usize>(),
+            320 + self.titulo.len() + self.descricao.len() + json::map_size(&self.labels),
         );
         out.extend_from_slice(br#"{"id":"#);
         json::push_string(&mut out, self.id.as_str());

@@ -62,6 +62,11 @@ pub(crate) fn push_map(out: &mut Vec<u8>, map: &std::collections::BTreeMap<Strin
     out.push(b'}');
 }
 
+/// About the bytes [`push_map`] writes for `map`, to size a buffer.
+pub(crate) fn map_size(map: &std::collections::BTreeMap<String, String>) -> usize {
+    map.iter().map(|(k, v)| k.len() + v.len() + 6).sum()
+}
+
 /// The text of a buffer these writers filled: only whole UTF-8 strings and ASCII went in.
 pub(crate) fn into_string(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_default()

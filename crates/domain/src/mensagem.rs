@@ -182,13 +182,7 @@ impl crate::Encode for Mensagem {
     fn encode(&self) -> String {
         use std::io::Write as _;
         let mut out = Vec::with_capacity(
-            280 + self.destinatario.len()
-                + self.conteudo.len()
-                + self
-                    .metadados
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() + 6)
-                    .sum::<usize>(),
+            280 + self.destinatario.len() + self.conteudo.len() + json::map_size(&self.metadados),
         );
         out.extend_from_slice(br#"{"id":"#);
         json::push_string(&mut out, self.id.as_str());

@@ -190,19 +190,11 @@ impl Metrica {
         let _ = serde_json::to_writer(&mut *out, &self.valor);
         out.extend_from_slice(br#","tipo":""#);
         out.extend_from_slice(self.tipo.as_str().as_bytes());
-        out.extend_from_slice(br#"","labels":{"#);
-        for (i, (name, value)) in self.labels.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::push_string(out, name);
-            out.push(b':');
-            json::push_string(out, value);
-        }
-        // A timestamp's text is what serde writes for it, and holds nothing to escape.
-        out.extend_from_slice(br#"},"timestamp":""#);
-        self.timestamp.push_text(out);
-        out.extend_from_slice(b"\"}");
+        out.extend_from_slice(br#"","labels":"#);
+        json::push_map(out, &self.labels);
+        out.extend_from_slice(br#","timestamp":"#);
+        json::push_timestamp(out, self.timestamp);
+        out.push(b'}');
     }
 
     /// The JSON array of `samples`, as serde writes it (see [`Metrica::write_json`]).

@@ -179,17 +179,20 @@ impl Docs {
             freed = old.bytes(&doc.id);
             self.unindex(&doc.id, &old);
         }
-        let stored = self.index(doc, revision, now);
-        let added = growth(stored.bytes(&doc.id), freed);
-        self.docs.insert(doc.id.clone(), stored);
-        added
+        self.put(doc, revision, now, freed)
     }
 
     /// Writes a document that is not stored (its id looked up once, by the caller); returns the
     /// bytes it adds.
     fn write_new(&mut self, doc: &Document, now: i64) -> isize {
-        let stored = self.index(doc, Revision::FIRST, now);
-        let added = growth(stored.bytes(&doc.id), 0);
+        self.put(doc, Revision::FIRST, now, 0)
+    }
+
+    /// Stores `doc`, which is in no index, at `revision`; returns the bytes it adds less the
+    /// `freed` bytes of a version it replaces.
+    fn put(&mut self, doc: &Document, revision: Revision, now: i64, freed: usize) -> isize {
+        let stored = self.index(doc, revision, now);
+        let added = growth(stored.bytes(&doc.id), freed);
         self.docs.insert(doc.id.clone(), stored);
         added
     }

@@ -14,7 +14,6 @@ use fred::types::Value;
 use integra_ports::StoreError;
 use tokio::sync::mpsc;
 
-use crate::failure::failure;
 use crate::keys::CollectionKeys;
 
 /// Most calls in one batch.
@@ -80,25 +79,6 @@ async fn send_batches<J: Job>(pool: Pool, script: Script, mut queue: mpsc::Unbou
             J::send(&pool, &script, batch).await;
         }
     }
-}
-
-/// Runs `script` on a connected client of `pool`: one call.
-pub(crate) async fn call(
-    pool: &Pool,
-    script: &Script,
-    keys: Vec<String>,
-    args: Vec<Value>,
-) -> Result<Value, StoreError> {
-    let client = pool.next_connected();
-    if !client.is_connected() {
-        return Err(StoreError::Unavailable(
-            "redis: not connected (reconnecting)".into(),
-        ));
-    }
-    script
-        .evalsha_with_reload(client, keys, args)
-        .await
-        .map_err(|e| failure(pool, &e))
 }
 
 /// The replies of a batch of `n` calls: one each, or the error every job of the batch gets.

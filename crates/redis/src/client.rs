@@ -9,7 +9,7 @@ use integra_ports::StoreError;
 
 use crate::batch::Batcher;
 use crate::config::{ConnectError, RedisMode};
-use crate::failure::{classify, failure};
+use crate::failure::{classify, connected, eval, failure};
 use crate::jobs::{InsertJob, SettleJob};
 use crate::keys::{Collections, SeriesKeys};
 use crate::seen::SeenSeries;
@@ -221,17 +221,9 @@ impl RedisEngine {
         failure(&self.pool, e)
     }
 
-    /// A client that is connected, or `Unavailable` at once: while Redis is down, requests answer
-    /// 503 without waiting for the command timeout.
+    /// A client that is connected, or `Unavailable` at once (see [`connected`]).
     pub(crate) fn client(&self) -> Result<&Client, StoreError> {
-        let client = self.pool.next_connected();
-        if client.is_connected() {
-            Ok(client)
-        } else {
-            Err(StoreError::Unavailable(
-                "redis: not connected (reconnecting)".into(),
-            ))
-        }
+        connected(&self.pool)
     }
 
     /// Runs `script` with these keys and arguments.
@@ -241,10 +233,7 @@ impl RedisEngine {
         keys: Vec<String>,
         args: Vec<Value>,
     ) -> Result<R, StoreError> {
-        script
-            .evalsha_with_reload(self.client()?, keys, args)
-            .await
-            .map_err(|e| self.fail(&e))
+        eval(&self.pool, script, keys, args).await
     }
 
     /// The answer to a batched call (see [`crate::batch`]), within the command timeout from

@@ -9,7 +9,8 @@ use fred::types::Value;
 use integra_ports::{Inserted, Replaced, Revision, StoreError};
 use tokio::sync::oneshot;
 
-use crate::batch::{call, replies, Job};
+use crate::batch::{replies, Job};
+use crate::failure::eval;
 use crate::keys::CollectionKeys;
 use crate::reply::{replaced, revision_value, versioned};
 
@@ -69,7 +70,7 @@ impl Job for InsertJob {
             answers.push(job.answer);
         }
         let n = answers.len();
-        match replies(call(pool, script, names, args).await, n) {
+        match replies(eval(pool, script, names, args).await, n) {
             Ok(each) => {
                 for (answer, reply) in answers.into_iter().zip(each) {
                     let inserted = match reply {
@@ -121,7 +122,7 @@ impl Job for SettleJob {
             waiting.push((job.expected, job.answer));
         }
         let n = waiting.len();
-        match replies(call(pool, script, names, args).await, n) {
+        match replies(eval(pool, script, names, args).await, n) {
             Ok(each) => {
                 for ((expected, answer), reply) in waiting.into_iter().zip(each) {
                     let _ = answer.send(replaced(reply, expected, "cut_tail"));
