@@ -269,7 +269,7 @@ async fn a_series_is_one_string_of_16_byte_points_and_an_earlier_layout_is_clear
     let usage: usize = redis_cli(&["MEMORY", "USAGE", &points]).parse().unwrap();
     assert!(usage <= 2 * 2000 * 16, "{usage} bytes for 2,000 points");
     // Past the log's size, a batch folds it without a read.
-    let more: Vec<Metrica> = (0..2200)
+    let more: Vec<Metrica> = (0..4200)
         .map(|i| Metrica {
             timestamp: Timestamp::from_millis(now + i64::from(i)),
             ..samples[0].clone()
@@ -279,8 +279,56 @@ async fn a_series_is_one_string_of_16_byte_points_and_an_earlier_layout_is_clear
         engine.append_samples(batch, limits).await.unwrap().unwrap();
     }
     assert_eq!(redis_cli(&["STRLEN", &log]), batch_bytes.to_string());
-    // The 21st batch filled it (2,100 samples): they were folded; the 22nd waits.
-    assert_eq!(redis_cli(&["STRLEN", &points]), (4100 * 16).to_string());
+    // The 41st batch filled it (4,100 samples): they were folded; the 42nd waits.
+    assert_eq!(redis_cli(&["STRLEN", &points]), (6100 * 16).to_string());
+}
+
+#[tokio::test]
+async fn a_capped_series_string_stays_near_its_cap_across_folds() {
+    use integra_domain::{Metrica, Timestamp, TipoMetrica};
+    use integra_ports::{SeriesLimits, SeriesStore};
+    let prefix = format!("test:{}:", integra_domain::Id::generate());
+    let engine = RedisEngine::connect(RedisConfig {
+        key_prefix: prefix.clone(),
+        ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    })
+    .await
+    .unwrap();
+    let limits = SeriesLimits {
+        max_samples_per_series: 100,
+        ..SMALL
+    };
+    let now = Timestamp::now().millis();
+    let samples: Vec<Metrica> = (0..10_000)
+        .map(|i| Metrica {
+            nome: "limitada".into(),
+            valor: f64::from(i),
+            tipo: TipoMetrica::Gauge,
+            labels: std::collections::BTreeMap::new(),
+            timestamp: Timestamp::from_millis(now - 10_000 + i64::from(i)),
+        })
+        .collect();
+    for batch in samples.chunks(100) {
+        engine.append_samples(batch, limits).await.unwrap().unwrap();
+    }
+    let query = integra_domain::MetricQuery::new(
+        Some("limitada".into()),
+        None,
+        integra_domain::TimeRange::ALL,
+        10_000,
+    )
+    .unwrap();
+    let got = engine.query_samples(&query).await.unwrap();
+    assert_eq!(got, samples[9_900..]);
+    // Its head is looked for every 64 points written, and cut once it is an eighth of the cap
+    // (at least 16): never more than cap + 64 + 16 points held, however many came.
+    let held: usize = redis_cli(&["STRLEN", &format!("{prefix}{{metrics:limitada}}.p:1")])
+        .parse()
+        .unwrap();
+    assert!(
+        (100 * 16..=(100 + 64 + 16) * 16).contains(&held),
+        "{held} bytes held"
+    );
 }
 
 /// Gauge samples of `nome`, one per label value of `x`, at `ms`.

@@ -31,7 +31,9 @@
 -- sample until the fold.
 local POINT = 16
 local SENT = 18
-local LOG_POINTS = 2048
+local LOG_POINTS = 4096
+-- A series' head past its cap or retention is looked for once every CUT_CHECK points written.
+local CUT_CHECK = 64
 
 -- The timestamp of point i (from 0) of the series string `key`.
 local function ts_at(key, i)
@@ -108,7 +110,10 @@ end
 -- order (a stable insertion sort: the points of a batch come in order, and batches nearly so),
 -- and where the oldest is older than the string's last point, the string's tail from there is
 -- merged with them (points already there first among equal timestamps: they arrived earlier).
--- Then the head nobody reads is cut if it is large.
+-- The common case, points newer than the string's last, is three calls: its last timestamp,
+-- the APPEND (which tells the new length) and the expiry. The head nobody reads is looked for
+-- only when the count crosses a multiple of CUT_CHECK, and cut if it is large: a series holds
+-- at most CUT_CHECK points more than its cap and retention would have it hold.
 local function write_points(key, ts, packed, now, retention, max_points)
   for i = 2, #ts do
     local t, p, j = ts[i], packed[i], i - 1
@@ -118,10 +123,11 @@ local function write_points(key, ts, packed, now, retention, max_points)
     end
     ts[j + 1], packed[j + 1] = t, p
   end
-  local count = redis.call('STRLEN', key) / POINT
-  local at = count
-  if count > 0 and ts_at(key, count - 1) > ts[1] then at = bound(key, 0, count, ts[1], true) end
-  if at < count then
+  local last = redis.call('GETRANGE', key, -POINT, -POINT + 7)
+  local count
+  if last ~= '' and struct.unpack('<d', last) > ts[1] then
+    count = redis.call('STRLEN', key) / POINT
+    local at = bound(key, 0, count, ts[1], true)
     local tail = redis.call('GETRANGE', key, at * POINT, -1)
     local merged, i, j = {}, 1, 1
     local tail_ts = (struct.unpack('<d', tail, 1))
@@ -136,17 +142,19 @@ local function write_points(key, ts, packed, now, retention, max_points)
       end
     end
     redis.call('SETRANGE', key, at * POINT, table.concat(merged))
+    count = count + #ts
   else
-    redis.call('APPEND', key, table.concat(packed))
+    count = redis.call('APPEND', key, table.concat(packed)) / POINT
   end
-  count = count + #ts
-  local dead = first_shown(key, count, max_points, now - retention)
-  if dead >= count then
-    redis.call('DEL', key)
-    return
-  end
-  if dead >= math.max(16, math.floor(max_points / 8)) then
-    redis.call('SET', key, redis.call('GETRANGE', key, dead * POINT, -1))
+  if math.floor(count / CUT_CHECK) ~= math.floor((count - #ts) / CUT_CHECK) then
+    local dead = first_shown(key, count, max_points, now - retention)
+    if dead >= count then
+      redis.call('DEL', key)
+      return
+    end
+    if dead >= math.max(16, math.floor(max_points / 8)) then
+      redis.call('SET', key, redis.call('GETRANGE', key, dead * POINT, -1))
+    end
   end
   redis.call('PEXPIRE', key, retention)
 end
