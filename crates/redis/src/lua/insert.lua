@@ -11,8 +11,10 @@ local inserted, k, a = {}, 3, 4
 while a <= #ARGV do
   local count, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local id, names = ARGV[a + 2], ARGV[a + 5]
-  local current = redis.call('GET', KEYS[k])
+  -- A live document always has its meta entry: where there is none, there is no document to
+  -- read (one call less for every new document).
   local entry = redis.call('HGET', KEYS[2], id)
+  local current = entry and redis.call('GET', KEYS[k])
   if current then
     inserted[#inserted + 1] = {current, tonumber((split_meta(entry or '0')))}
   else
