@@ -18,7 +18,10 @@ use crate::RedisConfig;
 /// Connections to Redis. fred pipelines every command in flight on a connection, and Redis runs
 /// one command at a time whatever their number: fewer connections means more commands per
 /// system call on both sides. Two (rather than one) keep a long list reply from holding up every
-/// write. Measured in POST /messages on Redis (BENCHMARKS.md): 1 and 2 beat 4.
+/// write. Measured in POST /messages on Redis (BENCHMARKS.md): 1 and 2 beat 4. The pool runs on
+/// the runtime that connects it (the server's main thread); a connection of its own for each
+/// actix worker, so that no command crosses threads, measured slower: its batches are half as
+/// large (BENCHMARKS.md, fourth stop of 2026-12-07).
 const POOL_SIZE: usize = 2;
 
 /// The Redis engine: documents, metric series, presence and channel histories, over one
