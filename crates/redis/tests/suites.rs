@@ -26,6 +26,19 @@ async fn isolated(base: RedisConfig, ttl: Option<Duration>) -> RedisEngine {
         .unwrap_or_else(|e| panic!("Redis must run for these tests (make test starts it): {e}"))
 }
 
+/// An engine on the local Redis with a key prefix of its own, and the prefix, for the tests that
+/// read its keys.
+async fn with_own_prefix() -> (String, RedisEngine) {
+    let prefix = format!("test:{}:", integra_domain::Id::generate());
+    let engine = RedisEngine::connect(RedisConfig {
+        key_prefix: prefix.clone(),
+        ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    })
+    .await
+    .unwrap();
+    (prefix, engine)
+}
+
 /// The engine and Store suites on the engines `$base()` configures.
 macro_rules! suites_on {
     ($base:path) => {
@@ -215,18 +228,12 @@ fn redis_cli(args: &[&str]) -> String {
 async fn a_series_is_one_string_of_16_byte_points_and_an_earlier_layout_is_cleared() {
     use integra_domain::{Metrica, Timestamp, TipoMetrica};
     use integra_ports::{SeriesLimits, SeriesStore};
-    let prefix = format!("test:{}:", integra_domain::Id::generate());
+    let (prefix, engine) = with_own_prefix().await;
     let base = format!("{prefix}{{metrics:compacta}}");
     // What an earlier version left: the name's samples in sorted sets.
     redis_cli(&["ZADD", &base, "1", "1|{}"]);
     redis_cli(&["HSET", &format!("{base}.sids"), "old", "1"]);
     redis_cli(&["ZADD", &format!("{base}.s:1"), "1", "1"]);
-    let engine = RedisEngine::connect(RedisConfig {
-        key_prefix: prefix.clone(),
-        ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
-    })
-    .await
-    .unwrap();
     let limits = SeriesLimits {
         max_names: 1000,
         max_series_per_name: 10,
@@ -287,13 +294,7 @@ async fn a_series_is_one_string_of_16_byte_points_and_an_earlier_layout_is_clear
 async fn a_capped_series_string_stays_near_its_cap_across_folds() {
     use integra_domain::{Metrica, Timestamp, TipoMetrica};
     use integra_ports::{SeriesLimits, SeriesStore};
-    let prefix = format!("test:{}:", integra_domain::Id::generate());
-    let engine = RedisEngine::connect(RedisConfig {
-        key_prefix: prefix.clone(),
-        ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
-    })
-    .await
-    .unwrap();
+    let (prefix, engine) = with_own_prefix().await;
     let limits = SeriesLimits {
         max_samples_per_series: 100,
         ..SMALL
@@ -461,13 +462,7 @@ async fn two_instances_append_to_the_series_they_saw_on_a_cluster() {
 #[tokio::test]
 async fn series_seen_before_redis_was_emptied_are_registered_again() {
     use integra_ports::SeriesStore;
-    let prefix = format!("test:{}:", integra_domain::Id::generate());
-    let engine = RedisEngine::connect(RedisConfig {
-        key_prefix: prefix.clone(),
-        ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
-    })
-    .await
-    .unwrap();
+    let (prefix, engine) = with_own_prefix().await;
     let t = integra_domain::Timestamp::now().millis();
     let mut batch = gauges("esvaziada", &["1", "2"], t);
     batch.extend(gauges("outra", &["1"], t));
