@@ -17,7 +17,7 @@ fn env_or(name: &str, default: &str) -> String {
 /// An engine on `base` with a key prefix of its own.
 async fn isolated(base: RedisConfig, ttl: Option<Duration>) -> RedisEngine {
     let config = RedisConfig {
-        key_prefix: format!("test:{}:", integra_domain::Id::generate()),
+        key_prefix: own_prefix(),
         ttl,
         ..base
     };
@@ -26,10 +26,26 @@ async fn isolated(base: RedisConfig, ttl: Option<Duration>) -> RedisEngine {
         .unwrap_or_else(|e| panic!("Redis must run for these tests (make test starts it): {e}"))
 }
 
+/// A key prefix no other test uses.
+fn own_prefix() -> String {
+    format!("test:{}:", integra_domain::Id::generate())
+}
+
+/// A query of every sample of `nome` (up to 10,000), in time order.
+fn every_sample_of(nome: &str) -> integra_domain::MetricQuery {
+    integra_domain::MetricQuery::new(
+        Some(nome.into()),
+        None,
+        integra_domain::TimeRange::ALL,
+        10_000,
+    )
+    .unwrap()
+}
+
 /// An engine on the local Redis with a key prefix of its own, and the prefix, for the tests that
 /// read its keys.
 async fn with_own_prefix() -> (String, RedisEngine) {
-    let prefix = format!("test:{}:", integra_domain::Id::generate());
+    let prefix = own_prefix();
     let engine = RedisEngine::connect(RedisConfig {
         key_prefix: prefix.clone(),
         ..RedisConfig::new(env_or("INTEGRA_TEST_REDIS_URL", "redis://127.0.0.1:6379"))
@@ -169,7 +185,7 @@ async fn several_urls_are_refused_outside_cluster_mode() {
 async fn metric_names_spread_over_the_cluster_masters() {
     use integra_domain::{Metrica, TipoMetrica};
     use integra_ports::{SeriesLimits, SeriesStore};
-    let prefix = format!("test:{}:", integra_domain::Id::generate());
+    let prefix = own_prefix();
     let engine = RedisEngine::connect(RedisConfig {
         key_prefix: prefix.clone(),
         ..cluster::base()
@@ -259,13 +275,7 @@ async fn a_series_is_one_string_of_16_byte_points_and_an_earlier_layout_is_clear
     let batch_bytes = 24 + 100 * 18;
     assert_eq!(redis_cli(&["STRLEN", &log]), (20 * batch_bytes).to_string());
     // Read back exactly, labels and all; the read folds the log into the series.
-    let query = integra_domain::MetricQuery::new(
-        Some("compacta".into()),
-        None,
-        integra_domain::TimeRange::ALL,
-        10_000,
-    )
-    .unwrap();
+    let query = every_sample_of("compacta");
     assert_eq!(engine.query_samples(&query).await.unwrap(), samples);
     assert_eq!(
         redis_cli(&["EXISTS", &log, &base, &format!("{base}.s:1")]),
@@ -312,13 +322,7 @@ async fn a_capped_series_string_stays_near_its_cap_across_folds() {
     for batch in samples.chunks(100) {
         engine.append_samples(batch, limits).await.unwrap().unwrap();
     }
-    let query = integra_domain::MetricQuery::new(
-        Some("limitada".into()),
-        None,
-        integra_domain::TimeRange::ALL,
-        10_000,
-    )
-    .unwrap();
+    let query = every_sample_of("limitada");
     let got = engine.query_samples(&query).await.unwrap();
     assert_eq!(got, samples[9_900..]);
     // Its head is looked for every 64 points written, and cut once it is an eighth of the cap
@@ -348,13 +352,7 @@ fn gauges(nome: &str, xs: &[&str], ms: i64) -> Vec<integra_domain::Metrica> {
 /// Each sample of `nome` read back: its `x` label and timestamp, in time order.
 async fn read_back(engine: &RedisEngine, nome: &str) -> Vec<(String, i64)> {
     use integra_ports::SeriesStore;
-    let query = integra_domain::MetricQuery::new(
-        Some(nome.into()),
-        None,
-        integra_domain::TimeRange::ALL,
-        10_000,
-    )
-    .unwrap();
+    let query = every_sample_of(nome);
     engine
         .query_samples(&query)
         .await
@@ -376,7 +374,7 @@ const SMALL: integra_ports::SeriesLimits = integra_ports::SeriesLimits {
 async fn two_instances_append_to_the_series_they_saw(base: RedisConfig) {
     use integra_ports::SeriesStore;
     let config = RedisConfig {
-        key_prefix: format!("test:{}:", integra_domain::Id::generate()),
+        key_prefix: own_prefix(),
         ..base
     };
     let a = RedisEngine::connect(config.clone()).await.unwrap();

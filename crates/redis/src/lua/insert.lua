@@ -16,7 +16,7 @@ while a <= #ARGV do
   local entry = redis.call('HGET', KEYS[2], id)
   local current = entry and redis.call('GET', KEYS[k])
   if current then
-    inserted[#inserted + 1] = {current, tonumber((split_meta(entry or '0')))}
+    inserted[#inserted + 1] = {current, tonumber((split_meta(entry)))}
   else
     if entry then
       -- Left by an expired document not yet trimmed, with its own creation time: unindex it.
