@@ -307,7 +307,11 @@ pub async fn a_page_of_several_indexes_is_their_union_in_order_with_ties_by_id(
         ..union(0, 10)
     };
     assert_eq!(list(in_range).await, ["c", "a"]);
-    let bodies = engine.list_bodies(&union(0, 2)).await.unwrap();
+    let mut bodies = Vec::new();
+    engine
+        .list_bodies(&union(0, 2), &mut |body| bodies.push(body.to_owned()))
+        .await
+        .unwrap();
     assert_eq!(bodies, ["d=d", "b=b"]);
 }
 

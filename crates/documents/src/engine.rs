@@ -130,18 +130,21 @@ pub trait DocumentEngine: Send + Sync {
     /// [`StoreError`] when the engine fails.
     async fn list(&self, page: &Page) -> Result<Vec<Versioned<String>>, StoreError>;
 
-    /// The bodies of the same page as [`DocumentEngine::list`], without their revisions: an engine
-    /// that keeps revisions apart reads less.
+    /// Lends `each` the bodies of the same page as [`DocumentEngine::list`], in its order,
+    /// without their revisions: an engine that keeps revisions apart reads less, and one whose
+    /// reply holds the bodies as text lends them where they are, with no copy of each.
     ///
     /// # Errors
-    /// [`StoreError`] when the engine fails.
-    async fn list_bodies(&self, page: &Page) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .list(page)
-            .await?
-            .into_iter()
-            .map(|d| d.record)
-            .collect())
+    /// [`StoreError`] when the engine fails; `each` has then seen none of the page.
+    async fn list_bodies(
+        &self,
+        page: &Page,
+        each: &mut (dyn for<'b> FnMut(&'b str) + Send),
+    ) -> Result<(), StoreError> {
+        for doc in self.list(page).await? {
+            each(&doc.record);
+        }
+        Ok(())
     }
 
     /// Checks that the engine answers.

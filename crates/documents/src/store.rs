@@ -115,18 +115,15 @@ impl<E: DocumentEngine, T: Indexed> Records<T> for DocumentStore<E> {
         paging: Paging,
         order: Order,
     ) -> Result<String, StoreError> {
-        let bodies = self
-            .engine
-            .list_bodies(&page_of::<T>(filter, paging, order))
+        let mut json = String::from("[");
+        self.engine
+            .list_bodies(&page_of::<T>(filter, paging, order), &mut |body| {
+                if json.len() > 1 {
+                    json.push(',');
+                }
+                json.push_str(&T::public_json(body));
+            })
             .await?;
-        let mut json = String::with_capacity(2 + bodies.iter().map(|b| b.len() + 1).sum::<usize>());
-        json.push('[');
-        for (i, body) in bodies.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(&T::public_json(body));
-        }
         json.push(']');
         Ok(json)
     }

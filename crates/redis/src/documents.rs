@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use crate::jobs::{InsertJob, SettleJob};
 use crate::keys::CollectionKeys;
-use crate::reply::{replaced, revision_value, text, versioned};
+use crate::reply::{replaced, revision_value, text, text_of, versioned};
 use crate::RedisEngine;
 
 impl RedisEngine {
@@ -201,9 +201,18 @@ impl DocumentEngine for RedisEngine {
         Ok(listed)
     }
 
-    async fn list_bodies(&self, page: &Page) -> Result<Vec<String>, StoreError> {
-        let reply = self.read_page(page, true).await?;
-        Ok(reply.into_iter().filter_map(text).collect())
+    async fn list_bodies(
+        &self,
+        page: &Page,
+        each: &mut (dyn for<'b> FnMut(&'b str) + Send),
+    ) -> Result<(), StoreError> {
+        // A document that expired since the last trim has no body: it is gone.
+        self.read_page(page, true)
+            .await?
+            .iter()
+            .filter_map(text_of)
+            .for_each(each);
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

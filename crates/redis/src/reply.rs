@@ -12,6 +12,15 @@ pub(crate) fn text(value: Value) -> Option<String> {
     }
 }
 
+/// A reply as text, where it is, if it is text.
+pub(crate) fn text_of(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        Value::Bytes(b) => std::str::from_utf8(b).ok(),
+        _ => None,
+    }
+}
+
 /// A reply as a revision.
 fn revision(value: &Value) -> Result<Revision, StoreError> {
     value
