@@ -12,7 +12,7 @@ while a <= #ARGV do
   local count, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local id, names = ARGV[a + 2], ARGV[a + 5]
   -- A live document always has its meta entry: where there is none, the entry written here
-  -- claims the id, and there is no document to read (one call for what took two and a read).
+  -- claims the id, and there is no document to read (one call where a new document took two).
   if redis.call('HSETNX', KEYS[2], id, '1\n'..names) == 1 then
     write_at(k, k + 1, k + count, KEYS[1], KEYS[2], id, ARGV[a + 3], ARGV[a + 4], ttl, now, names,
       idx_prefix, nil, nil)
