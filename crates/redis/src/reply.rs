@@ -3,13 +3,9 @@
 use fred::types::Value;
 use integra_ports::{Replaced, Revision, StoreError, Versioned};
 
-/// A reply as text, if it is one.
+/// A reply as text of its own, if it is text.
 pub(crate) fn text(value: Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.to_string()),
-        Value::Bytes(b) => String::from_utf8(b.to_vec()).ok(),
-        _ => None,
-    }
+    text_of(&value).map(str::to_owned)
 }
 
 /// A reply as text, where it is, if it is text.

@@ -13,23 +13,21 @@ while a <= #ARGV do
   local id, names = ARGV[a + 2], ARGV[a + 5]
   -- A live document always has its meta entry: where there is none, the entry written here
   -- claims the id, and there is no document to read (one call where a new document took two).
-  if redis.call('HSETNX', KEYS[2], id, '1\n'..names) == 1 then
-    write_at(k, k + 1, k + count, KEYS[1], KEYS[2], id, ARGV[a + 3], ARGV[a + 4], ttl, now, names,
-      idx_prefix, nil, nil)
-    inserted[#inserted + 1] = 0
+  local claimed = redis.call('HSETNX', KEYS[2], id, '1\n'..names) == 1
+  local entry = not claimed and redis.call('HGET', KEYS[2], id)
+  local current = entry and redis.call('GET', KEYS[k])
+  if current then
+    inserted[#inserted + 1] = {current, tonumber((split_meta(entry)))}
   else
-    local entry = redis.call('HGET', KEYS[2], id)
-    local current = redis.call('GET', KEYS[k])
-    if current then
-      inserted[#inserted + 1] = {current, tonumber((split_meta(entry)))}
-    else
+    if entry then
       -- Left by an expired document not yet trimmed, with its own creation time: unindex it.
       local _, old = split_meta(entry)
       for name in string.gmatch(old, '[^\n]+') do redis.call('ZREM', idx_prefix..name, id) end
-      write_at(k, k + 1, k + count, KEYS[1], KEYS[2], id, ARGV[a + 3], ARGV[a + 4], ttl, now,
-        names, idx_prefix, '1', nil)
-      inserted[#inserted + 1] = 0
     end
+    -- A claimed id has its entry already; a stale entry is overwritten.
+    write_at(k, k + 1, k + count, KEYS[1], KEYS[2], id, ARGV[a + 3], ARGV[a + 4], ttl, now, names,
+      idx_prefix, entry and '1', nil)
+    inserted[#inserted + 1] = 0
   end
   k, a = k + 1 + count, a + 6
 end

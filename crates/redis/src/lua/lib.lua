@@ -35,9 +35,9 @@ end
 
 -- Writes a document and moves it between indexes. KEYS[k] is the document, KEYS[first..last]
 -- the keys of the indexes it belongs in; `exp` the expiry set, `meta` the meta hash; `names` its
--- index names "\n"-joined, `rev` its new revision (nil when its meta entry is written already).
--- `old` is the index names it is in now (nil when none). Only the indexes that change are
--- touched: a status change moves the id out of two and into two.
+-- index names "\n"-joined, `rev` its new revision (nil or false when its meta entry is written
+-- already). `old` is the index names it is in now (nil when none). Only the indexes that change
+-- are touched: a status change moves the id out of two and into two.
 local function write_at(k, first, last, exp, meta, id, body, created, ttl, now, names, idx_prefix,
     rev, old)
   if old == names then
