@@ -355,7 +355,7 @@ start_integra() {
 
 bench_peers() {
   declare -gA PEER
-  local pids=() am pg seed mem redis full i r
+  local pids=() am pg seed mem redis full r
   if ! command -v prometheus-alertmanager >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
       prometheus-alertmanager prometheus-pushgateway) >/dev/null
@@ -381,13 +381,7 @@ bench_peers() {
     for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
   done
   # A page of 100 to list on each store.
-  for port in 18081 18082; do
-    for i in $(seq 1 150); do
-      curl -fs -o /dev/null -H 'content-type: application/json' \
-        -d "{\"tipo\":\"email\",\"destinatario\":\"ana@example.com\",\"conteudo\":\"$(head -c 150 /dev/zero | tr '\0' x)\"}" \
-        "http://127.0.0.1:$port/messages"
-    done
-  done
+  for port in 18081 18082; do scripts/seed-messages.sh "http://127.0.0.1:$port"; done
   local subjects=(
     "am|http://127.0.0.1:$AM_PORT/api/v2/alerts|scripts/wrk-new-alert.lua alertmanager|$am"
     "alerts-mem|http://127.0.0.1:18081/alerts|scripts/wrk-new-alert.lua|$mem"

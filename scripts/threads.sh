@@ -5,7 +5,7 @@
 #   BIN          an integra-server build (target/release/integra-server)
 #   STORE        memory | redis (Redis database 15, flushed; the bus is the embedded one)
 #   PATH         e.g. /alerts (with scripts/wrk-new-alert.lua), /metrics (scripts/wrk-push-metrics.lua),
-#                '/messages?limit=100' (no script: 150 messages are sent first)
+#                '/messages?limit=100' (no script: scripts/seed-messages.sh sends 150 first)
 # Prints the rate, the machine's idle time (200% = both cores idle) and, per thread name (the
 # actix workers, the main thread that runs the Redis pool, librdkafka's), its share of a core and
 # its CPU per request, from /proc.
@@ -19,14 +19,8 @@ INTEGRA__SERVER__BIND=127.0.0.1:$PORT INTEGRA__STORE__BACKEND=$STORE \
   "$BIN" >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
-if [ -z "$WRK_SCRIPT" ]; then
-  for _ in $(seq 1 150); do
-    curl -fs -o /dev/null -H 'content-type: application/json' \
-      -d "{\"tipo\":\"email\",\"destinatario\":\"ana@example.com\",\"conteudo\":\"$(head -c 150 /dev/zero | tr '\0' x)\"}" \
-      "http://127.0.0.1:$PORT/messages"
-  done
-fi
+for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.1; done
+if [ -z "$WRK_SCRIPT" ]; then scripts/seed-messages.sh "http://127.0.0.1:$PORT"; fi
 load() { wrk -t2 -c"$CONNECTIONS" -d"$1"s ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} "http://127.0.0.1:$PORT$URLPATH"; }
 load 2 >/dev/null
 redis=$(pgrep -f 'redis-server.*:6379' | head -1)
