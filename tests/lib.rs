@@ -18,6 +18,7 @@ pub struct TestApp {
     /// Its `bus.topic_prefix`.
     topic_prefix: String,
     stop: Option<oneshot::Sender<()>>,
+    running: Option<actix_rt::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Builds and runs the server with the built-in defaults on a free port and two workers, after
@@ -43,13 +44,14 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .unwrap_or_else(|e| panic!("the server did not start: {e}"));
     let base = format!("http://{}", app.address());
     let (stop, stopped) = oneshot::channel::<()>();
-    actix_rt::spawn(app.run_until(async {
+    let running = actix_rt::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
     TestApp {
         base,
         topic_prefix: settings.bus.topic_prefix.clone(),
         stop: Some(stop),
+        running: Some(running),
     }
 }
 
@@ -82,6 +84,16 @@ pub fn on_secured_engines(settings: &mut Settings, prefix: &str) {
 }
 
 impl TestApp {
+    /// Shuts the server down as SIGTERM does, and waits until it is done.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running.await.unwrap().unwrap();
+        }
+    }
+
     /// The name the bus gives `topic` (after `bus.topic_prefix`).
     pub fn topic(&self, topic: &str) -> String {
         format!("{}{topic}", self.topic_prefix)

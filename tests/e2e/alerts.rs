@@ -1,5 +1,21 @@
-use integra_tests::{get, post, post_raw, spawn_app, WsClient};
+use integra_tests::{
+    get, post, post_raw, shared_redis_url, spawn_app, unique_prefix, Settings, StoreBackend,
+    WsClient,
+};
 use serde_json::json;
+
+/// Settings for instances that share one store and bus under `prefix`: Redis where the suite runs
+/// on the embedded engines (whose store is the process's own), else the engines it runs on.
+fn sharing(prefix: &str) -> impl FnOnce(&mut Settings) + '_ {
+    move |s| {
+        if s.store.backend == StoreBackend::Memory {
+            s.store.backend = StoreBackend::Redis;
+            s.store.url = shared_redis_url().into();
+        }
+        s.store.key_prefix = prefix.to_owned();
+        s.bus.topic_prefix = prefix.to_owned();
+    }
+}
 
 /// The ids of a list answer, in its order.
 fn ids(list: serde_json::Value) -> Vec<String> {
@@ -179,4 +195,72 @@ async fn an_acknowledgement_is_kept_once_filters_the_list_and_a_reopening_clears
     assert!(reopened.json["reconhecido_por"].is_null());
     assert_eq!(ws.next_json().await["evento"], "alerta.resolvido");
     assert_eq!(ws.next_json().await["evento"], "alerta.reaberto");
+}
+
+#[actix_rt::test]
+async fn an_alert_changed_right_after_an_answer_on_either_instance_is_not_a_conflict() {
+    // An answer comes once the event is published; clearing it follows behind the answer. A
+    // request right after, here or on the other instance, waits for that, not answers 409.
+    let prefix = unique_prefix();
+    let (a, b) = (
+        spawn_app(sharing(&prefix)).await,
+        spawn_app(sharing(&prefix)).await,
+    );
+    for i in 0..30 {
+        let id = format!("logo-{i}");
+        let created = post(
+            &a.url("/alerts"),
+            &json!({"id": id, "titulo": "t", "severidade": "alta"}),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let acked = post(&b.url(&format!("/alerts/{id}/ack")), &json!({})).await;
+        assert_eq!(
+            acked.status, 200,
+            "{id} acknowledged on the other: {}",
+            acked.text
+        );
+        let resolved = post(&b.url(&format!("/alerts/{id}/resolve")), &json!({})).await;
+        assert_eq!(
+            resolved.status, 200,
+            "{id} resolved right after, on the same: {}",
+            resolved.text
+        );
+        let reopened = post(
+            &a.url("/alerts"),
+            &json!({"id": id, "titulo": "t", "severidade": "alta"}),
+        )
+        .await;
+        assert_eq!(
+            (reopened.status, reopened.json["resolvido"].as_bool()),
+            (200, Some(false)),
+            "{id} reopened right after, on the other: {}",
+            reopened.text
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_shutdown_finishes_the_clearing_of_the_events_it_answered() {
+    let prefix = unique_prefix();
+    let a = spawn_app(sharing(&prefix)).await;
+    let body =
+        |i: usize| json!({"id": format!("parada-{i}"), "titulo": "t", "severidade": "baixa"});
+    let creates: Vec<_> = (0..200)
+        .map(|i| {
+            let (url, body) = (a.url("/alerts"), body(i));
+            actix_rt::spawn(async move { post(&url, &body).await.status })
+        })
+        .collect();
+    for create in creates {
+        assert_eq!(create.await.unwrap(), 201);
+    }
+    a.stop().await;
+    // Every event the first instance answered for is cleared: the same ids on a new instance
+    // are deduplicated at once (an event left owed would be a 409 within its lease).
+    let b = spawn_app(sharing(&prefix)).await;
+    for i in 0..200 {
+        let again = post(&b.url("/alerts"), &body(i)).await;
+        assert_eq!(again.status, 200, "parada-{i}: {}", again.text);
+    }
 }

@@ -14,7 +14,7 @@ use integra_memory::{MemoryBus, MemoryEngine, MemoryStore};
 use integra_ports::{Bus, MetricSink, Store};
 use integra_prometheus::PrometheusSink;
 use integra_redis::{RedisEngine, RedisStore};
-use integra_services::{CloseReason, Health, Hub, HubTasks, Ports, Services};
+use integra_services::{CloseReason, DeferredTask, Health, Hub, HubTasks, Ports, Services};
 
 use crate::settings::{BusBackend, Settings, SettingsError, StoreBackend};
 
@@ -23,6 +23,9 @@ const MEMORY_BUS_MAX_RECORD: usize = 1024 * 1024;
 
 /// How long start-up waits, at most, to learn whether the brokers take the bus's credentials.
 const KAFKA_ACCESS_CHECK: Duration = Duration::from_secs(5);
+
+/// How long a shutdown waits, at most, for the store writes deferred behind answers already given.
+const DEFERRED_DRAIN: Duration = Duration::from_secs(10);
 
 /// How long `/readyz` waits for each dependency.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -79,6 +82,8 @@ pub struct Application {
     _hub_tasks: HubTasks,
     /// The services' tasks: redrive, silences, rules.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The store writes deferred behind the answers, drained at shutdown.
+    deferred: Option<DeferredTask>,
 }
 
 async fn store(
@@ -178,6 +183,8 @@ impl Application {
         let background = services.spawn_tasks(
             (publish.timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
         );
+        // On this runtime, the one the store's connections live on: it outlives the workers.
+        let deferred = services.deferred.start();
         let state = web::Data::new(AppState {
             messages: services.messages,
             metrics: services.metrics,
@@ -247,6 +254,7 @@ impl Application {
             hub,
             _hub_tasks: hub_tasks,
             background,
+            deferred,
         })
     }
 
@@ -268,7 +276,8 @@ impl Application {
     }
 
     /// Serves until `stop` resolves, then stops accepting, closes WebSockets with 1001, lets
-    /// requests in flight finish (up to 30 s) and returns.
+    /// requests in flight finish (up to 30 s), finishes the store writes deferred behind their
+    /// answers (up to 10 s) and returns.
     ///
     /// # Errors
     /// The server's I/O errors.
@@ -284,7 +293,11 @@ impl Application {
             hub.close_all(CloseReason::GoingAway);
             handle.stop(true).await;
         });
-        self.server.await
+        let served = self.server.await;
+        if let Some(deferred) = self.deferred {
+            deferred.drain(DEFERRED_DRAIN).await;
+        }
+        served
     }
 }
 

@@ -4,8 +4,15 @@
 //! An event is written into the alert together with the change that causes it, and cleared once
 //! the broker acknowledged it. So a bus failure never loses an event: the next request on that id
 //! publishes what was missed, and deduplication never swallows it.
+//!
+//! The clearing is done behind the answer ([`Deferred`]): once the broker has the event, the
+//! answer is true, and the write that clears it is bookkeeping. A request that meets an event
+//! taken up moments ago (its own answer's, just before, on this instance or another) waits for it
+//! to clear, for at most [`FRESH_CLAIM_WAIT`], before it answers 409 as it does while another
+//! request publishes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use integra_domain::{
     AlertEvent, AlertFilter, Alerta, Encoded, NovoAlerta, Order, Paging, Timestamp,
@@ -15,10 +22,19 @@ use integra_ports::{
 };
 
 use crate::ledger::Ledger;
-use crate::{topics, Events, Ports, PublishConfig, ServiceError, SilenceService};
+use crate::{topics, Deferred, Events, Ports, PublishConfig, ServiceError, SilenceService};
 
 /// How many times a change is retried when another writer changed the alert in between.
 const CAS_ATTEMPTS: usize = 8;
+
+/// How long after an event was taken up a request that finds it still owed waits for it to be
+/// cleared. An answer comes once the broker has the event, and its clearing follows within
+/// milliseconds; past this, the event is being published by a request still in flight (a slow
+/// broker), and the answer is 409 at once, as it always was.
+const FRESH_CLAIM_WAIT: Duration = Duration::from_millis(250);
+
+/// The longest pause between two reads of an alert whose fresh event is awaited.
+const FRESH_CLAIM_POLL: Duration = Duration::from_millis(8);
 
 /// What `create` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +64,8 @@ pub struct AlertService {
     ledger: Ledger<StoredAlert>,
     /// What marks an alert `silenciado` when it is opened; none: nothing does.
     silences: Option<Arc<SilenceService>>,
+    /// Where the clearing of a published event goes, behind the answer.
+    deferred: Arc<Deferred>,
 }
 
 impl AlertService {
@@ -60,7 +78,16 @@ impl AlertService {
         Self {
             ledger: Ledger::new(ports, events, publish),
             silences: None,
+            deferred: Arc::default(),
         }
+    }
+
+    /// The same service, clearing published events through `deferred`: behind the answer once
+    /// [`Deferred::start`] has been called, before it until then.
+    #[must_use]
+    pub fn with_deferred(mut self, deferred: Arc<Deferred>) -> Self {
+        self.deferred = deferred;
+        self
     }
 
     /// The same service, marking the alerts it opens while a silence of `silences` matches them.
@@ -236,21 +263,32 @@ impl AlertService {
         )))
     }
 
-    /// Publishes the event a stored alert still owes, if its publisher is gone.
-    async fn settle(&self, stored: Versioned<StoredAlert>) -> Result<Settled, ServiceError> {
-        let Some(owed) = stored.record.owed else {
-            return Ok(Settled::Clean(stored));
+    /// Publishes the event a stored alert still owes, if its publisher is gone. An event taken up
+    /// less than [`FRESH_CLAIM_WAIT`] ago is awaited: it is most likely published already, its
+    /// clearing on the way.
+    async fn settle(&self, mut stored: Versioned<StoredAlert>) -> Result<Settled, ServiceError> {
+        let mut pause = Duration::from_millis(1);
+        let owed = loop {
+            let Some(owed) = stored.record.owed else {
+                return Ok(Settled::Clean(stored));
+            };
+            let now = Timestamp::now();
+            let Some(since) = owed
+                .since
+                .filter(|&since| self.ledger.publish.holds(since, now))
+            else {
+                break owed;
+            };
+            if !fresh(since, now) {
+                return Err(ServiceError::Conflict(format!(
+                    "an event of alert {} is being published",
+                    stored.record.alerta.id
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(FRESH_CLAIM_POLL);
+            stored = self.fetch(stored.record.alerta.id.as_str()).await?;
         };
-        let now = Timestamp::now();
-        if owed
-            .since
-            .is_some_and(|since| self.ledger.publish.holds(since, now))
-        {
-            return Err(ServiceError::Conflict(format!(
-                "an event of alert {} is being published",
-                stored.record.alerta.id
-            )));
-        }
         let taken = owing(stored.record.alerta, owed.event);
         match self.ledger.replace(&taken, stored.revision).await? {
             Replaced::Done(revision) => Ok(Settled::Delivered {
@@ -296,17 +334,23 @@ impl AlertService {
                 self.ledger
                     .events
                     .emit_json(&owed.event.about(&alerta), json);
-                // Clearing the event is bookkeeping: if it fails, the next request publishes the
-                // event once more, which is better than losing it.
-                match self.ledger.settle(alerta.id.as_str(), revision).await {
-                    Ok(Replaced::Done(_)) => {}
-                    Ok(Replaced::Stale(_)) => {
-                        tracing::warn!(id = %alerta.id, "alert changed before its event was cleared");
-                    }
-                    Err(_) => {
-                        tracing::warn!(id = %alerta.id, "could not clear a published event");
-                    }
-                }
+                // Clearing the event is bookkeeping, done behind the answer: if it fails, the
+                // next request publishes the event once more, which is better than losing it.
+                let (id, cleared) = (
+                    alerta.id.clone(),
+                    self.ledger.settle(alerta.id.clone(), revision),
+                );
+                self.deferred
+                    .run(async move {
+                        match cleared.await {
+                            Ok(Replaced::Done(_)) => {}
+                            Ok(Replaced::Stale(_)) => {
+                                tracing::warn!(%id, "alert changed before its event was cleared");
+                            }
+                            Err(_) => tracing::warn!(%id, "could not clear a published event"),
+                        }
+                    })
+                    .await;
                 Ok(alerta)
             }
             Err(cause) => {
@@ -376,6 +420,12 @@ impl AlertService {
             .list_json(&filter, paging, Order::NewestFirst)
             .await
     }
+}
+
+/// Whether an event taken up at `since` was taken up less than [`FRESH_CLAIM_WAIT`] before `now`.
+fn fresh(since: Timestamp, now: Timestamp) -> bool {
+    let wait = i64::try_from(FRESH_CLAIM_WAIT.as_millis()).unwrap_or(i64::MAX);
+    since.plus_millis(wait) > now
 }
 
 /// `alerta`, owing `event`, taken up now by the caller.

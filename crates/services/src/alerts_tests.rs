@@ -162,19 +162,33 @@ async fn a_store_that_is_down_fails_the_create_before_publishing() {
     ));
 }
 
+/// Alert `id` at revision 1, owing its creation, taken up `ago` before now.
+fn taken_up(id: &str, ago: Duration) -> Versioned<StoredAlert> {
+    let mut stored = owing(
+        Encoded::new(Alerta::raise(input(id), Timestamp::now()).unwrap()),
+        AlertEvent::Criado,
+    );
+    let ago = i64::try_from(ago.as_millis()).unwrap();
+    stored.owed = stored.owed.map(|owed| OwedEvent {
+        since: owed.since.map(|since| since.plus_millis(-ago)),
+        ..owed
+    });
+    Versioned {
+        revision: Revision::FIRST,
+        record: stored,
+    }
+}
+
 #[tokio::test]
 async fn an_event_being_published_by_another_request_is_a_conflict() {
     let mut store = MockRecords::<StoredAlert>::new();
-    let being_published = owing(
-        Encoded::new(Alerta::raise(input("a1"), Timestamp::now()).unwrap()),
-        AlertEvent::Criado,
-    );
-    store.expect_insert().returning(move |_| {
-        Ok(Inserted::Exists(Versioned {
-            revision: Revision::FIRST,
-            record: being_published.clone(),
-        }))
-    });
+    // Taken up a second ago, within its lease (the timeout, 200 ms, and the 2 s margin): a
+    // request still in flight publishes it.
+    let being_published = taken_up("a1", Duration::from_secs(1));
+    store
+        .expect_insert()
+        .returning(move |_| Ok(Inserted::Exists(being_published.clone())));
+    store.expect_get().never();
     store.expect_replace().never();
     let mut bus = MockBus::new();
     bus.expect_publish().never();
@@ -183,6 +197,170 @@ async fn an_event_being_published_by_another_request_is_a_conflict() {
         svc.create(input("a1")).await,
         Err(ServiceError::Conflict(_))
     ));
+}
+
+#[tokio::test]
+async fn an_event_taken_up_moments_ago_is_awaited_until_it_is_cleared() {
+    let mut store = MockRecords::<StoredAlert>::new();
+    let fresh = taken_up("a1", Duration::ZERO);
+    let (owing_it, cleared) = (fresh.clone(), fresh.clone());
+    store
+        .expect_insert()
+        .returning(move |_| Ok(Inserted::Exists(owing_it.clone())));
+    let mut reads = 0;
+    store.expect_get().times(3).returning(move |_| {
+        reads += 1;
+        let mut read = cleared.clone();
+        if reads == 3 {
+            read.record.owed = None;
+            read.revision = Revision::FIRST.next();
+        }
+        Ok(Some(read))
+    });
+    store.expect_replace().never();
+    let mut bus = MockBus::new();
+    bus.expect_publish().never();
+    let svc = mocked_service(store, bus);
+    let (outcome, alert) = svc.create(input("a1")).await.unwrap();
+    assert_eq!(outcome, AlertOutcome::Existing);
+    assert_eq!(alert.id.as_str(), "a1");
+}
+
+#[tokio::test]
+async fn an_event_still_owed_after_the_wait_is_a_conflict() {
+    let mut store = MockRecords::<StoredAlert>::new();
+    let fresh = taken_up("a1", Duration::ZERO);
+    let owing_it = fresh.clone();
+    store
+        .expect_insert()
+        .returning(move |_| Ok(Inserted::Exists(owing_it.clone())));
+    store
+        .expect_get()
+        .returning(move |_| Ok(Some(fresh.clone())));
+    store.expect_replace().never();
+    let mut bus = MockBus::new();
+    bus.expect_publish().never();
+    let svc = mocked_service(store, bus);
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        svc.create(input("a1")).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    let waited = started.elapsed();
+    assert!(
+        waited >= FRESH_CLAIM_WAIT - Duration::from_millis(20) && waited < Duration::from_secs(1),
+        "{waited:?}"
+    );
+}
+
+/// A store whose settles land `delay` after they are asked for, as a busy Redis's may.
+struct SlowSettles {
+    inner: Arc<dyn Records<StoredAlert>>,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl Records<StoredAlert> for SlowSettles {
+    async fn insert(&self, r: &StoredAlert) -> Result<Inserted<StoredAlert>, StoreError> {
+        self.inner.insert(r).await
+    }
+    async fn replace(
+        &self,
+        r: &StoredAlert,
+        expected: Revision,
+    ) -> Result<Replaced<StoredAlert>, StoreError> {
+        self.inner.replace(r, expected).await
+    }
+    async fn settle(
+        &self,
+        id: &str,
+        expected: Revision,
+    ) -> Result<Replaced<StoredAlert>, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.settle(id, expected).await
+    }
+    async fn remove(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.remove(id).await
+    }
+    async fn get(&self, id: &str) -> Result<Option<Versioned<StoredAlert>>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn list(
+        &self,
+        filter: &AlertFilter,
+        paging: Paging,
+        order: Order,
+    ) -> Result<Vec<Versioned<StoredAlert>>, StoreError> {
+        self.inner.list(filter, paging, order).await
+    }
+    async fn list_json(
+        &self,
+        filter: &AlertFilter,
+        paging: Paging,
+        order: Order,
+    ) -> Result<String, StoreError> {
+        self.inner.list_json(filter, paging, order).await
+    }
+}
+
+#[tokio::test]
+async fn the_next_request_waits_for_a_clearing_done_behind_the_answer() {
+    let bus = Arc::new(FakeBus::default());
+    let memory = memory_with_bus(bus.clone() as Arc<dyn integra_ports::Bus>);
+    let store: Arc<dyn Records<StoredAlert>> = Arc::new(SlowSettles {
+        inner: memory.alerts().store,
+        delay: Duration::from_millis(50),
+    });
+    let (events, _) = Events::channel(64);
+    let deferred = Arc::new(Deferred::default());
+    let task = deferred.start().unwrap();
+    let svc = AlertService::new(
+        Ports::new(store, memory.bus, memory.metrics),
+        events,
+        publish_config(),
+    )
+    .with_deferred(Arc::clone(&deferred));
+
+    let (outcome, _) = svc.create(input("a1")).await.unwrap();
+    assert_eq!(outcome, AlertOutcome::Created);
+    assert!(
+        svc.ledger
+            .get("a1")
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .owed
+            .is_some(),
+        "answered before the clearing"
+    );
+    // Right after the answer the event is still owed; the resolve waits for it to clear, then
+    // goes on: 200, not 409, and each event published once.
+    assert!(svc.resolve("a1").await.unwrap().resolvido);
+    assert_eq!(
+        svc.create(input("a1")).await.unwrap().0,
+        AlertOutcome::Reopened
+    );
+    assert!(task.drain(Duration::from_secs(5)).await);
+    assert_eq!(
+        bus.events(),
+        [
+            "alerta.criado a1",
+            "alerta.resolvido a1",
+            "alerta.reaberto a1"
+        ]
+    );
+    assert!(
+        svc.ledger
+            .get("a1")
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .owed
+            .is_none(),
+        "the drain cleared the last event"
+    );
 }
 
 #[tokio::test]

@@ -2,9 +2,10 @@
 //! the events, the publish bounds. Store calls go through it, so that every failure is counted
 //! and logged in one place.
 
+use std::future::Future;
 use std::time::Duration;
 
-use integra_domain::{CoordenadasKafka, Order, Paging, TimeRange};
+use integra_domain::{CoordenadasKafka, Id, Order, Paging, TimeRange};
 use integra_ports::{BusError, Inserted, Outbound, Record, Records, Replaced, Revision, Versioned};
 
 use crate::{Events, Ports, PublishConfig, ServiceError};
@@ -51,16 +52,21 @@ impl<T: Record> Ledger<T> {
             .map_err(self.ports.store_failed("replace"))
     }
 
-    pub(crate) async fn settle(
+    /// Settles record `id` if still at `expected`. The call owns what it uses, so that it can
+    /// be done behind the answer (see `deferred`).
+    pub(crate) fn settle(
         &self,
-        id: &str,
+        id: Id,
         expected: Revision,
-    ) -> Result<Replaced<T>, ServiceError> {
-        self.ports
-            .store
-            .settle(id, expected)
-            .await
-            .map_err(self.ports.store_failed("settle"))
+    ) -> impl Future<Output = Result<Replaced<T>, ServiceError>> + Send + 'static {
+        let ports = self.ports.clone();
+        async move {
+            ports
+                .store
+                .settle(id.as_str(), expected)
+                .await
+                .map_err(ports.store_failed("settle"))
+        }
     }
 
     pub(crate) async fn get(&self, id: &str) -> Result<Option<Versioned<T>>, ServiceError> {

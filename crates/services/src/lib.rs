@@ -6,6 +6,7 @@
 
 mod alerts;
 mod catalog;
+mod deferred;
 mod error;
 mod events;
 mod health;
@@ -23,6 +24,7 @@ pub mod topics;
 mod wiring;
 
 pub use alerts::{AlertOutcome, AlertService};
+pub use deferred::{Deferred, DeferredTask};
 pub use error::ServiceError;
 pub use events::{Emitted, Events};
 pub use health::{Check, Health, Readiness};

@@ -8,8 +8,8 @@ use integra_ports::{SeriesStore, Store};
 use tokio::task::JoinHandle;
 
 use crate::{
-    AlertService, Events, MessageService, MetricsConfig, MetricsService, Ports, PublishConfig,
-    RuleService, RulesConfig, SilenceService,
+    AlertService, Deferred, Events, MessageService, MetricsConfig, MetricsService, Ports,
+    PublishConfig, RuleService, RulesConfig, SilenceService,
 };
 
 /// The services of one instance. Rules read the series and act through the alert and message
@@ -25,6 +25,9 @@ pub struct Services {
     pub silences: Arc<SilenceService>,
     /// Rules.
     pub rules: Arc<RuleService>,
+    /// The store writes done behind the answers; [`Deferred::start`] it where a shutdown drains
+    /// it (until then they are done before the answers).
+    pub deferred: Arc<Deferred>,
 }
 
 impl Services {
@@ -37,9 +40,11 @@ impl Services {
         rules: RulesConfig,
     ) -> Self {
         let silences = Arc::new(SilenceService::new(ports.silences()));
+        let deferred = Arc::new(Deferred::default());
         let alerts = Arc::new(
             AlertService::new(ports.alerts(), events.clone(), publish)
-                .with_silences(Arc::clone(&silences)),
+                .with_silences(Arc::clone(&silences))
+                .with_deferred(Arc::clone(&deferred)),
         );
         let messages = Arc::new(MessageService::new(
             ports.messages(),
@@ -61,6 +66,7 @@ impl Services {
             alerts,
             silences,
             rules,
+            deferred,
         }
     }
 
