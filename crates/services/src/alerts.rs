@@ -12,7 +12,7 @@
 //! request publishes.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use integra_domain::{
     AlertEvent, AlertFilter, Alerta, Encoded, NovoAlerta, Order, Paging, Timestamp,
@@ -267,7 +267,8 @@ impl AlertService {
     /// less than [`FRESH_CLAIM_WAIT`] ago is awaited: it is most likely published already, its
     /// clearing on the way.
     async fn settle(&self, mut stored: Versioned<StoredAlert>) -> Result<Settled, ServiceError> {
-        let mut pause = Duration::from_millis(1);
+        // Bounded by this clock too: another instance's, which dated the event, may be ahead.
+        let (waited, mut pause) = (Instant::now(), Duration::from_millis(1));
         let owed = loop {
             let Some(owed) = stored.record.owed else {
                 return Ok(Settled::Clean(stored));
@@ -279,7 +280,9 @@ impl AlertService {
             else {
                 break owed;
             };
-            if !fresh(since, now) {
+            if !PublishConfig::within(since, now, FRESH_CLAIM_WAIT)
+                || waited.elapsed() >= FRESH_CLAIM_WAIT
+            {
                 return Err(ServiceError::Conflict(format!(
                     "an event of alert {} is being published",
                     stored.record.alerta.id
@@ -336,10 +339,8 @@ impl AlertService {
                     .emit_json(&owed.event.about(&alerta), json);
                 // Clearing the event is bookkeeping, done behind the answer: if it fails, the
                 // next request publishes the event once more, which is better than losing it.
-                let (id, cleared) = (
-                    alerta.id.clone(),
-                    self.ledger.settle(alerta.id.clone(), revision),
-                );
+                let id = alerta.id.clone();
+                let cleared = self.ledger.settle(alerta.id.clone(), revision);
                 self.deferred
                     .run(async move {
                         match cleared.await {
@@ -420,12 +421,6 @@ impl AlertService {
             .list_json(&filter, paging, Order::NewestFirst)
             .await
     }
-}
-
-/// Whether an event taken up at `since` was taken up less than [`FRESH_CLAIM_WAIT`] before `now`.
-fn fresh(since: Timestamp, now: Timestamp) -> bool {
-    let wait = i64::try_from(FRESH_CLAIM_WAIT.as_millis()).unwrap_or(i64::MAX);
-    since.plus_millis(wait) > now
 }
 
 /// `alerta`, owing `event`, taken up now by the caller.

@@ -37,8 +37,13 @@ impl PublishConfig {
 
     /// Whether a claim made at `since` still holds at `now`.
     pub fn holds(&self, since: Timestamp, now: Timestamp) -> bool {
-        let lease = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX);
-        since.plus_millis(lease) > now
+        Self::within(since, now, self.lease())
+    }
+
+    /// Whether `now` is less than `span` after `since`.
+    pub(crate) fn within(since: Timestamp, now: Timestamp, span: Duration) -> bool {
+        let span = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
+        since.plus_millis(span) > now
     }
 }
 
