@@ -20,6 +20,17 @@ pub(crate) fn push_string(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// [`push_string`] into text.
+pub(crate) fn push_str(out: &mut String, text: &str) {
+    if plain(text) {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::Value::from(text).to_string());
+    }
+}
+
 /// Appends `text` as a JSON string, or `null`.
 pub(crate) fn push_opt_string(out: &mut Vec<u8>, text: Option<&str>) {
     match text {

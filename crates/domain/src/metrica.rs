@@ -214,20 +214,19 @@ impl Metrica {
     /// The key of this sample's series within its name: its labels, in order, as `k=v` pairs.
     pub fn series_key(&self) -> String {
         // One allocation for the usual key (values with nothing to escape), which every sample
-        // stored makes at least once.
+        // stored makes at least once; built as text, so that it is never checked as UTF-8 again.
         let size = self.labels.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
-        let mut key = Vec::with_capacity(size);
+        let mut key = String::with_capacity(size);
         for (k, v) in &self.labels {
             if !key.is_empty() {
-                key.push(b',');
+                key.push(',');
             }
-            key.extend_from_slice(k.as_bytes());
-            key.push(b'=');
+            key.push_str(k);
+            key.push('=');
             // Quoted so that `,` and `=` inside a value cannot make two label sets collide.
-            json::push_string(&mut key, v);
+            json::push_str(&mut key, v);
         }
-        // JSON text of strings is UTF-8.
-        String::from_utf8(key).unwrap_or_default()
+        key
     }
 
     /// The labels a [`Metrica::series_key`] was made of; `None` for a text no series key is.
@@ -312,6 +311,8 @@ mod tests {
         let m = sample(r#"{"nome":"x","valor":1,"labels":{"a":"1,b=\"2\"","b":"","c":"olá\n="}}"#)
             .unwrap();
         let key = m.series_key();
+        // The stored form (Redis keeps series by it): each value as serde_json writes it.
+        assert_eq!(key, r#"a="1,b=\"2\"",b="",c="olá\n=""#);
         assert_eq!(Metrica::labels_of_series_key(&key), Some(m.labels));
         assert_eq!(Metrica::labels_of_series_key(""), Some(BTreeMap::new()));
         for broken in ["a", "a=1", "a=\"1\",", "a=\"1\"b"] {

@@ -104,16 +104,20 @@ fn by_name(samples: &[Metrica]) -> Vec<Group<'_>> {
             groups.len() - 1
         });
         let group = &mut groups[at];
-        let next = u16::try_from(group.keys.len()).unwrap_or(u16::MAX);
-        let place = *places[at]
-            .entry(sample.series_key())
-            .or_insert_with_key(|key| {
-                group.keys.push(key.clone());
-                group.firsts.push(index);
-                next
-            });
+        let next = u16::try_from(group.firsts.len()).unwrap_or(u16::MAX);
+        let place = *places[at].entry(sample.series_key()).or_insert_with(|| {
+            group.firsts.push(index);
+            next
+        });
         group.samples.push((index, sample));
         group.places.push(place);
+    }
+    // Each key moves from its group's map to its place: made once, never copied.
+    for (group, places) in groups.iter_mut().zip(places) {
+        group.keys = vec![String::new(); group.firsts.len()];
+        for (key, place) in places {
+            group.keys[usize::from(place)] = key;
+        }
     }
     groups
 }
