@@ -26,8 +26,10 @@ pub(crate) fn push_str(out: &mut String, text: &str) {
         out.push('"');
         out.push_str(text);
         out.push('"');
-    } else {
-        out.push_str(&serde_json::Value::from(text).to_string());
+    } else if let Ok(quoted) = serde_json::to_string(text) {
+        // A string always serializes; written as `push_string` writes it, without a copy of it
+        // into a `Value` first.
+        out.push_str(&quoted);
     }
 }
 
